@@ -1,1 +1,112 @@
+#define _GNU_SOURCE
 #include "sandbox_shim.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef STATX_ATTR_MOUNT_ROOT
+#define STATX_ATTR_MOUNT_ROOT 0x00002000
+#endif
+
+int rm_set_no_new_privs(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); }
+int rm_set_not_dumpable(void) { return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); }
+int rm_set_parent_death_signal(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0); }
+
+int rm_install_seccomp_filter(const void *bpf, size_t len) {
+    if (len == 0 || len % sizeof(struct sock_filter) != 0 || len / sizeof(struct sock_filter) > 0xffff) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct sock_fprog prog = {
+        .len = (unsigned short)(len / sizeof(struct sock_filter)),
+        .filter = (struct sock_filter *)bpf,
+    };
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+}
+
+int rm_close_from(unsigned int first) { return (int)syscall(SYS_close_range, first, ~0U, 0); }
+int rm_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+int rm_umount2(const char *target, int flags) { return umount2(target, flags); }
+
+int rm_is_mount_root(int dirfd, const char *name) {
+    struct statx stx;
+    if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_BASIC_STATS, &stx) != 0) return -1;
+    if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)) { errno = ENOTSUP; return -1; }
+    return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) ? 1 : 0;
+}
+
+ssize_t rm_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds) {
+    union { char buf[CMSG_SPACE(sizeof(int) * 4)]; struct cmsghdr align; } control;
+    if (nfds < 0 || nfds > 4) { errno = EINVAL; return -1; }
+    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (nfds > 0) {
+        memset(&control, 0, sizeof(control));
+        msg.msg_control = control.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    }
+    ssize_t n;
+    do { n = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    return n;
+}
+
+ssize_t rm_recv_with_fds(int sock, void *buf, size_t len, int *fds, int maxfds, int *nfds) {
+    union { char buf[CMSG_SPACE(sizeof(int) * 4)]; struct cmsghdr align; } control;
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                          .msg_controllen = sizeof(control.buf) };
+    *nfds = 0;
+    ssize_t n;
+    do { n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    if (n < 0) return n;
+    int got = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        int *incoming = (int *)CMSG_DATA(c);
+        for (size_t i = 0; i < count; i++) {
+            int fd;
+            memcpy(&fd, incoming + i, sizeof(int));
+            if (got < maxfds) fds[got++] = fd; else close(fd);
+        }
+    }
+    *nfds = got;
+    if (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) {
+        for (int i = 0; i < got; i++) close(fds[i]);
+        *nfds = 0;
+        errno = EMSGSIZE;
+        return -2;
+    }
+    return n;
+}
+
+const unsigned long rm_o_tmpfile = __O_TMPFILE;
+const unsigned long rm_o_path = O_PATH;
+const int rm_at_empty_path = AT_EMPTY_PATH;
+const int rm_umount_nofollow = UMOUNT_NOFOLLOW;
+const int rm_mnt_detach = MNT_DETACH;
+
+#include <sys/resource.h>
+int rm_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
+int rm_setresuid(uid_t id) { return setresuid(id, id, id); }
+int rm_setresgid(gid_t id) { return setresgid(id, id, id); }
+int rm_setrlimit(int resource, unsigned long long soft, unsigned long long hard) {
+    struct rlimit limit = { .rlim_cur = (rlim_t)soft, .rlim_max = (rlim_t)hard };
+    return setrlimit(resource, &limit);
+}
+const int rm_rlimit_cpu = RLIMIT_CPU, rm_rlimit_as = RLIMIT_AS, rm_rlimit_fsize = RLIMIT_FSIZE,
+    rm_rlimit_nproc = RLIMIT_NPROC, rm_rlimit_core = RLIMIT_CORE, rm_rlimit_memlock = RLIMIT_MEMLOCK,
+    rm_rlimit_msgqueue = RLIMIT_MSGQUEUE, rm_rlimit_nofile = RLIMIT_NOFILE;

@@ -1,1 +1,45 @@
+// Thin C wrappers for the Linux calls Swift cannot reach directly: variadic functions
+// (prctl, syscall), CMSG macros for descriptor passing, and a few structs the Glibc module
+// does not import. Each wrapper returns what the underlying call returns and leaves errno.
 #pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/// prctl(PR_SET_NO_NEW_PRIVS, 1): execve can never grant privileges again.
+int rm_set_no_new_privs(void);
+/// prctl(PR_SET_DUMPABLE, 0): no core dump, no ptrace attach by same-uid processes.
+int rm_set_not_dumpable(void);
+/// prctl(PR_SET_PDEATHSIG, sig): the kernel sends `sig` when the parent dies.
+int rm_set_parent_death_signal(int sig);
+/// prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) with a precompiled BPF program
+/// (`len` bytes, a multiple of 8). No allocation: safe right after fork.
+int rm_install_seccomp_filter(const void *bpf, size_t len);
+/// syscall(SYS_close_range, first, ~0U, 0): closes every descriptor from `first` up.
+int rm_close_from(unsigned int first);
+/// syscall(SYS_pidfd_open, pid, 0).
+int rm_pidfd_open(pid_t pid);
+/// umount2(target, flags).
+int rm_umount2(const char *target, int flags);
+/// 1 if `name` under `dirfd` is the root of a mount (statx STATX_ATTR_MOUNT_ROOT), 0 if not, -1 on error.
+int rm_is_mount_root(int dirfd, const char *name);
+/// sendmsg with `nfds` descriptors attached as SCM_RIGHTS.
+ssize_t rm_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds);
+/// recvmsg taking up to `maxfds` descriptors (received with O_CLOEXEC). Sets *nfds.
+/// Returns -2 (and closes what arrived) if the control data was truncated.
+ssize_t rm_recv_with_fds(int sock, void *buf, size_t len, int *fds, int maxfds, int *nfds);
+/// The numbers libseccomp argument filters need, exported as constants for Swift.
+extern const unsigned long rm_o_tmpfile;
+extern const unsigned long rm_o_path;
+extern const int rm_at_empty_path;
+extern const int rm_umount_nofollow;
+extern const int rm_mnt_detach;
+/// pipe2(fds, flags): not exported by Swift's Glibc module (a _GNU_SOURCE call).
+int rm_pipe2(int fds[2], int flags);
+/// setresuid/setresgid to one id for real, effective and saved (also _GNU_SOURCE).
+int rm_setresuid(uid_t id);
+int rm_setresgid(gid_t id);
+/// setrlimit(resource, {soft, hard}).
+int rm_setrlimit(int resource, unsigned long long soft, unsigned long long hard);
+extern const int rm_rlimit_cpu, rm_rlimit_as, rm_rlimit_fsize, rm_rlimit_nproc, rm_rlimit_core,
+    rm_rlimit_memlock, rm_rlimit_msgqueue, rm_rlimit_nofile;

@@ -1,0 +1,66 @@
+import Glibc
+
+/// An append-only log file of the supervisor (metrics log, audit log, journal): opened with
+/// O_APPEND|O_NOFOLLOW, one write(2) per line so concurrent readers never see a torn line,
+/// fsync on demand. It notices when logrotate has replaced the file and reopens it, so no line
+/// is ever written into a file that has been rotated away.
+public final class AppendLog {
+    public let path: String
+    let mode: mode_t
+    private(set) var fd: Int32 = -1
+    private var identity: (dev_t, ino_t) = (0, 0)
+
+    public init(path: String, mode: mode_t) throws(SystemError) {
+        self.path = path
+        self.mode = mode
+        try reopen()
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    private func reopen() throws(SystemError) {
+        let new = try Sys.open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, mode)
+        let status: stat
+        do throws(SystemError) { status = try Sys.fstat(new) } catch { close(new); throw error }
+        guard status.st_mode & S_IFMT == S_IFREG else {
+            close(new)
+            throw SystemError("open \(path): not a regular file", EINVAL)
+        }
+        if fd >= 0 { close(fd) }
+        fd = new
+        identity = (status.st_dev, status.st_ino)
+    }
+
+    /// Reopens if the path now names another file (rotated) or nothing (rotated, not yet
+    /// recreated). Returns the file's identity and size, where the next line will start.
+    @discardableResult
+    public func ensureCurrent() throws(SystemError) -> (dev: UInt64, ino: UInt64, size: Int64) {
+        if let status = try Sys.lstat(path) {
+            if status.st_dev != identity.0 || status.st_ino != identity.1 { try reopen() }
+        } else {
+            try reopen()
+        }
+        let status = try Sys.fstat(fd)
+        return (UInt64(status.st_dev), UInt64(status.st_ino), Int64(status.st_size))
+    }
+
+    /// One write(2) per line. On failure, the file is cut back to where the line began so no
+    /// partial line is left for Promtail to ship.
+    public func append(_ line: String) throws(SystemError) {
+        let before = try Sys.fstat(fd).st_size
+        do throws(SystemError) {
+            try Sys.writeAll(fd, line)
+        } catch {
+            _ = ftruncate(fd, before)
+            throw error
+        }
+    }
+
+    public func sync() throws(SystemError) { try Sys.fsync(fd, path) }
+
+    /// The path is still this file (for the after-fsync check against rotation).
+    public func isCurrent() -> Bool {
+        guard let status = try? Sys.lstat(path) else { return false }
+        return status.st_dev == identity.0 && status.st_ino == identity.1
+    }
+}

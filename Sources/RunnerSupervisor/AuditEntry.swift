@@ -1,0 +1,32 @@
+import MetricsDecoding
+
+/// One line of the audit log (Security/AUDIT.md): why a runner was rejected and where its
+/// evidence is. Every string is escaped by JSONText, so the line is ASCII and stays one line.
+public struct AuditEntry: Equatable, Sendable {
+    public var timestamp: Double
+    public var runner: String
+    public var flavor: String
+    public var reason: ReasonCode
+    public var file: RunnerFile?
+    public var detail: String
+    public var evidence: String?
+    public var termination: Termination?
+
+    public var jsonLine: String {
+        var members: [(String, String)] = [
+            ("timestamp", JSONText.string(UTCTime.iso8601(timestamp))),
+            ("runner", JSONText.string(runner)),
+            ("flavor", JSONText.string(flavor)),
+            ("reason", JSONText.string(reason.rawValue)),
+        ]
+        if let file { members.append(("file", JSONText.string(file.rawValue))) }
+        members.append(("detail", JSONText.string(detail)))
+        members.append(("evidence", evidence.map(JSONText.string) ?? "null"))
+        switch termination {
+        case .exited(let status)?: members.append(("exit_status", String(status)))
+        case .signaled(let signal)?: members.append(("signal", String(signal)))
+        case nil: break
+        }
+        return JSONText.object(members) + "\n"
+    }
+}

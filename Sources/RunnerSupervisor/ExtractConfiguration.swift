@@ -1,0 +1,19 @@
+/// Everything `runner-metrics extract` is told. Paths are the operator's, never a runner's.
+public struct ExtractConfiguration: Sendable {
+    public var flavor: String
+    public var runnerFSDir = "/home/ubuntu/runner-fs"
+    public var imagesDir = "/home/ubuntu/runner-fs-images"
+    public var quarantineDir = "/home/ubuntu/runner-fs-quarantine"
+    public var metricsLog = "/var/log/github-runner-metrics.log"
+    public var auditLog = "/var/log/github-runner-metrics-audit.log"
+    public var stateDir = "/var/lib/runner-metrics"
+    public var ignore: Set<String> = []
+    public var jobs = 2
+    public var workerTimeout = 2.0
+    public var lockWait = 0.0
+    /// Runners whose verdicts are made durable together: one journal fsync, one log fsync and
+    /// one fsync per directory per batch, not per runner (Security/DURABILITY.md).
+    public var batchSize = 256
+
+    public init(flavor: String) { self.flavor = flavor }
+}

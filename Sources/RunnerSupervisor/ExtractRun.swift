@@ -1,0 +1,319 @@
+import Glibc
+import MetricsDecoding
+import RunnerWorker
+
+/// One `extract` run: discover, run workers, make verdicts durable in batches, delete or
+/// quarantine. The only place that writes the metrics log, the audit log and the journal.
+public final class ExtractRun {
+    let config: ExtractConfiguration
+    let server: ForkServer
+    let diagnostics: Diagnostics
+    var summary = RunSummary()
+    var uniqueCounter = 0
+    /// Runners whose events are durable but whose deletion failed: they stay in the journal so
+    /// the next run deletes them without issuing again.
+    var outstanding: [Journal.Record] = []
+
+    var journal: Journal!
+    var metricsLog: AppendLog!
+    var auditLog: AppendLog!
+
+    struct Pending {
+        var location: RunnerLocation
+        var verdict: RunnerVerdict
+    }
+
+    public init(config: ExtractConfiguration, server: ForkServer, diagnostics: Diagnostics) {
+        self.config = config
+        self.server = server
+        self.diagnostics = diagnostics
+    }
+
+    public func run() -> RunSummary {
+        let started = Sys.monotonicSeconds()
+        defer { summary.durationSeconds = Sys.monotonicSeconds() - started }
+        do throws(SystemError) {
+            try Sys.ensureDirectory(config.stateDir, mode: 0o700)
+            journal = try Journal(stateDir: config.stateDir)
+            metricsLog = try AppendLog(path: config.metricsLog, mode: 0o644)
+            auditLog = try AppendLog(path: config.auditLog, mode: 0o600)
+        } catch {
+            fail(error.description)
+            return summary
+        }
+        recover()
+        guard let entries = discover() else { return summary }
+        process(entries)
+        finish()
+        return summary
+    }
+
+    func fail(_ message: String, runner: String? = nil) {
+        summary.errors += 1
+        diagnostics.emit(.error, message, runner: runner)
+    }
+
+    func location(_ name: String) -> RunnerLocation {
+        RunnerLocation(name: name, runnerFSDir: config.runnerFSDir, imagesDir: config.imagesDir)
+    }
+
+    // MARK: Discovery
+
+    func discover() -> [String]? {
+        let entries: [DiscoveredEntry]
+        do throws(SystemError) {
+            guard let listed = try Discovery.list(config.runnerFSDir) else {
+                diagnostics.emit(.info, "\(config.runnerFSDir) does not exist: nothing to do")
+                return nil
+            }
+            entries = listed
+        } catch {
+            fail(error.description)
+            return nil
+        }
+        var names: [String] = []
+        var invalid: [AuditEntry] = []
+        for entry in entries {
+            guard let name = entry.name else {
+                summary.skipped += 1
+                invalid.append(AuditEntry(
+                    timestamp: Sys.wallSeconds(), runner: entry.displayName, flavor: config.flavor,
+                    reason: .invalidRunnerName, detail: "name outside [A-Za-z0-9._-]{1,128}; not touched"))
+                continue
+            }
+            if config.ignore.contains(name) {
+                summary.ignored += 1
+                continue
+            }
+            names.append(name)
+        }
+        for entry in invalid {
+            do throws(SystemError) { try auditLog.append(entry.jsonLine) } catch { fail("audit log: \(error)") }
+        }
+        return names
+    }
+
+    // MARK: Workers
+
+    func process(_ names: [String]) {
+        let pool = WorkerPool(server: server, jobs: config.jobs, timeout: config.workerTimeout)
+        var pending: [Pending] = []
+        var cursor = 0
+        var inFlight: [Int32: String] = [:]
+        do throws(SystemError) {
+            try pool.run(
+                next: {
+                    while cursor < names.count && !Interrupt.requested {
+                        let name = names[cursor]
+                        cursor += 1
+                        switch open(name) {
+                        case .directory(let fd):
+                            inFlight[Int32(cursor)] = name
+                            return (Int32(cursor), fd)
+                        case .verdict(let verdict):
+                            pending.append(Pending(location: location(name), verdict: verdict))
+                        }
+                    }
+                    return nil
+                },
+                complete: { tag, outcome in
+                    guard let name = inFlight.removeValue(forKey: tag) else { return }
+                    summary.workerSeconds.append(outcome.seconds)
+                    pending.append(Pending(location: location(name), verdict: VerdictClassifier.classify(outcome)))
+                    if pending.count >= config.batchSize {
+                        flush(pending)
+                        pending.removeAll(keepingCapacity: true)
+                    }
+                },
+                shouldStop: { Interrupt.requested }
+            )
+        } catch {
+            fail("worker pool: \(error)")
+        }
+        flush(pending)
+        if Interrupt.requested {
+            summary.interrupted = true
+            summary.kept += names.count - cursor
+            diagnostics.emit(.warning, "interrupted: \(names.count - cursor) runners not started are kept")
+        }
+    }
+
+    enum Opened {
+        case directory(Int32)
+        case verdict(RunnerVerdict)
+    }
+
+    /// The supervisor opens the runner directory itself (O_DIRECTORY|O_NOFOLLOW: a symlink,
+    /// FIFO or device in its place is refused without being opened for I/O) and hands the
+    /// descriptor to the worker.
+    func open(_ name: String) -> Opened {
+        let place = location(name)
+        let fd = Glibc.open(place.directoryPath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        if fd < 0 {
+            let code = errno
+            if code == ELOOP || code == ENOTDIR {
+                return .verdict(.rejected(Rejection(.notADirectory, "runner entry is not a directory (errno \(code))"), termination: nil))
+            }
+            return .verdict(.kept(SystemError("open runner directory", code).description))
+        }
+        if !place.isMounted(), let image = try? Sys.lstat(place.imagePath), image.st_mode & S_IFMT == S_IFREG {
+            close(fd)
+            return .verdict(.kept("image \(place.imagePath) exists but is not mounted (host rebooted?); left for a later run"))
+        }
+        return .directory(fd)
+    }
+
+    // MARK: Making verdicts durable
+
+    func uniqueSuffix() -> String {
+        uniqueCounter += 1
+        return "\(Int(Sys.wallSeconds()))-\(getpid())-\(uniqueCounter)"
+    }
+
+    /// The per-batch protocol of Security/DURABILITY.md.
+    func flush(_ batch: [Pending]) {
+        guard !batch.isEmpty else { return }
+        struct Issue { var location: RunnerLocation; var lines: [String]; var events: [MetricEvent] }
+        struct Quarantine { var location: RunnerLocation; var evidence: String; var entry: AuditEntry }
+        var issues: [Issue] = []
+        var quarantines: [Quarantine] = []
+        var records: [Journal.Record] = []
+
+        let logState: (dev: UInt64, ino: UInt64, size: Int64)
+        do throws(SystemError) { logState = try metricsLog.ensureCurrent() } catch {
+            fail("metrics log: \(error)")
+            summary.kept += batch.count
+            return
+        }
+        var offset = logState.size
+        for item in batch {
+            let name = item.location.name
+            switch item.verdict {
+            case .kept(let why):
+                summary.kept += 1
+                diagnostics.emit(.warning, "kept: \(why)", runner: name)
+            case .valid(let record):
+                let events = MetricEvent.events(for: record)
+                let lines = events.map { $0.jsonLine(flavor: config.flavor) }
+                let text = lines.joined()
+                if !text.isEmpty {
+                    records.append(.intent(name: name, dev: logState.dev, ino: logState.ino, offset: offset, lines: text))
+                    offset += Int64(text.utf8.count)
+                }
+                issues.append(Issue(location: item.location, lines: lines, events: events))
+            case let .rejected(rejection, termination):
+                let suffix = uniqueSuffix()
+                let evidence = item.location.evidencePath(in: config.quarantineDir, unique: suffix)
+                let entry = AuditEntry(timestamp: Sys.wallSeconds(), runner: name, flavor: config.flavor,
+                                       reason: rejection.code, file: rejection.file, detail: rejection.detail,
+                                       evidence: evidence, termination: termination)
+                records.append(.quarantine(name: name, evidence: evidence, auditLine: entry.jsonLine))
+                quarantines.append(Quarantine(location: item.location, evidence: evidence, entry: entry))
+            }
+        }
+        do throws(SystemError) {
+            try journal.append(records)
+            try journal.sync()
+        } catch {
+            fail("journal: \(error); the batch is kept")
+            summary.kept += issues.count + quarantines.count
+            return
+        }
+
+        // 1. Events, then one fsync for the batch. A runner is deleted only after this.
+        var issued: [Issue] = []
+        var written: [Journal.Record] = []
+        var failed = false
+        for issue in issues {
+            if failed { summary.kept += 1; continue }
+            do throws(SystemError) {
+                for line in issue.lines { try metricsLog.append(line) }
+                issued.append(issue)
+            } catch {
+                fail("metrics log: \(error); runner kept for the next run", runner: issue.location.name)
+                failed = true
+                summary.kept += 1
+            }
+        }
+        if !issued.isEmpty {
+            do throws(SystemError) {
+                try metricsLog.sync()
+                if !metricsLog.isCurrent() {
+                    // Rotated between our check and the fsync: the lines went to the file
+                    // logrotate took away. Write them again into the new file.
+                    diagnostics.emit(.warning, "metrics log rotated during the write; writing the batch again")
+                    try metricsLog.ensureCurrent()
+                    for issue in issued { for line in issue.lines { try metricsLog.append(line) } }
+                    try metricsLog.sync()
+                }
+                for issue in issued {
+                    issue.events.forEach { summary.count($0) }
+                    if !issue.lines.isEmpty { written.append(.written(name: issue.location.name)) }
+                }
+            } catch {
+                fail("metrics log fsync: \(error); batch kept for the next run")
+                summary.kept += issued.count
+                issued.removeAll()
+            }
+        }
+        try? journal.append(written)
+
+        // 2. Quarantine: move the evidence, then audit it.
+        var audited: [Journal.Record] = []
+        var movedAny = false
+        for item in quarantines {
+            do throws(SystemError) {
+                try item.location.quarantine(to: item.evidence)
+                movedAny = true
+            } catch {
+                fail("quarantine: \(error); runner kept", runner: item.location.name)
+                summary.kept += 1
+                continue
+            }
+            do throws(SystemError) {
+                try auditLog.append(item.entry.jsonLine)
+                audited.append(.audited(name: item.location.name))
+            } catch {
+                fail("audit log: \(error)", runner: item.location.name)
+            }
+            summary.quarantined += 1
+            summary.quarantinedByReason[item.entry.reason, default: 0] += 1
+        }
+        if movedAny {
+            do throws(SystemError) { try auditLog.sync() } catch { fail("audit log fsync: \(error)") }
+            try? journal.append(audited)
+        }
+
+        // 3. Delete what is durable.
+        var done: [Journal.Record] = []
+        for issue in issued {
+            do throws(SystemError) {
+                try issue.location.delete()
+                summary.deleted += 1
+                done.append(.done(name: issue.location.name))
+            } catch {
+                fail("delete: \(error); events already issued, deletion retried next run", runner: issue.location.name)
+                if !issue.lines.isEmpty {
+                    outstanding.append(.intent(name: issue.location.name, dev: 0, ino: 0, offset: 0, lines: issue.lines.joined()))
+                    outstanding.append(.written(name: issue.location.name))
+                }
+            }
+        }
+        try? journal.append(done)
+    }
+
+    /// Makes the batch's renames and unlinks durable, then empties the journal (keeping only
+    /// runners whose events are out but whose deletion failed).
+    func finish() {
+        for directory in [config.runnerFSDir, config.imagesDir, config.quarantineDir] {
+            do throws(SystemError) { try Sys.fsyncDirectory(directory) } catch {
+                if error.code != ENOENT { fail("fsync \(directory): \(error)") }
+            }
+        }
+        do throws(SystemError) {
+            try journal.replace(with: outstanding)
+        } catch {
+            fail("journal: \(error)")
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import CSandboxShim
+import Glibc
+
+/// What the process does to itself first, whatever started it (systemd, cron, a shell):
+/// it trusts nothing it inherited.
+public enum ProcessHygiene {
+    public enum Refusal: Error, CustomStringConvertible {
+        case setUID
+        public var description: String { "refusing to run set-uid or set-gid" }
+    }
+
+    /// Refuses set-id execution, sets umask 077, closes every inherited descriptor above
+    /// stderr (an fd leaked by cron or a parent must not reach a worker or be written to) and
+    /// makes sure 0-2 are open, so a later open cannot land on them.
+    public static func apply() throws(Refusal) {
+        guard getuid() == geteuid(), getgid() == getegid() else { throw .setUID }
+        umask(0o077)
+        _ = rm_close_from(3)
+        for fd: Int32 in 0...2 where fcntl(fd, F_GETFD) < 0 {
+            let opened = Glibc.open("/dev/null", O_RDWR)
+            if opened >= 0 && opened != fd { dup2(opened, fd); close(opened) }
+        }
+        // The only environment the tool reads is none: it never consults PATH (no subprocess
+        // is ever run) and takes every setting from its arguments.
+    }
+
+    /// The process's mapped size, read from /proc/self/statm, to set the worker's RLIMIT_AS a
+    /// fixed headroom above what the fork server already maps.
+    public static func mappedBytes() -> Int {
+        let fd = Glibc.open("/proc/self/statm", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return 0 }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 128)
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { return 0 }
+        let first = buffer[0..<n].prefix(while: { $0 >= 0x30 && $0 <= 0x39 })
+        let pages = Int(String(decoding: first, as: UTF8.self)) ?? 0
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}

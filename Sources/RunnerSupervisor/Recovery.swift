@@ -1,0 +1,87 @@
+import Glibc
+
+extension ExtractRun {
+    /// Finishes what a previous run left half done (Security/DURABILITY.md): events whose
+    /// lines reached the log are not issued again and their runner is deleted; a torn append
+    /// is completed; a quarantine whose audit line is missing gets it.
+    func recover() {
+        let records: [Journal.Record]
+        do throws(SystemError) { records = try journal.load() } catch {
+            fail("journal: \(error)")
+            return
+        }
+        guard !records.isEmpty else { return }
+        diagnostics.emit(.warning, "journal holds \(records.count) records of an unfinished run; recovering")
+        var order: [String] = []
+        var state: [String: (intent: Journal.Record?, written: Bool, quarantine: Journal.Record?, audited: Bool, done: Bool)] = [:]
+        for record in records {
+            let name: String
+            switch record {
+            case .intent(let n, _, _, _, _), .written(let n), .quarantine(let n, _, _), .audited(let n), .done(let n): name = n
+            }
+            if state[name] == nil { order.append(name); state[name] = (nil, false, nil, false, false) }
+            switch record {
+            case .intent: state[name]?.intent = record
+            case .written: state[name]?.written = true
+            case .quarantine: state[name]?.quarantine = record
+            case .audited: state[name]?.audited = true
+            case .done: state[name]?.done = true
+            }
+        }
+        for name in order {
+            guard let entry = state[name], !entry.done else { continue }
+            if case let .quarantine(_, evidence, line)? = entry.quarantine, !entry.audited {
+                if (try? Sys.lstat(evidence)) ?? nil != nil {
+                    do throws(SystemError) {
+                        try auditLog.append(line)
+                        try auditLog.sync()
+                    } catch { fail("audit log: \(error)", runner: name) }
+                }
+            }
+            guard case let .intent(_, dev, ino, offset, lines)? = entry.intent else { continue }
+            var written = entry.written
+            if !written {
+                written = completeTornAppend(dev: dev, ino: ino, offset: offset, lines: lines, runner: name)
+            }
+            guard written else { continue }  // not in the log: the runner is extracted afresh below
+            let place = location(name)
+            guard (try? Sys.lstat(place.directoryPath)) ?? nil != nil else { continue }
+            do throws(SystemError) {
+                try place.delete()
+                summary.deleted += 1
+            } catch {
+                fail("delete: \(error); retried next run", runner: name)
+                outstanding.append(.intent(name: name, dev: 0, ino: 0, offset: 0, lines: lines))
+                outstanding.append(.written(name: name))
+            }
+        }
+        // Everything recovered is final; start this run's journal empty (or with what is still owed).
+        do throws(SystemError) { try journal.replace(with: outstanding) } catch { fail("journal: \(error)") }
+        outstanding.removeAll()
+    }
+
+    /// True when the metrics log (the same file) holds `lines` at `offset`, completing a
+    /// prefix that a crash cut short. False when they are not there: issue them afresh.
+    func completeTornAppend(dev: UInt64, ino: UInt64, offset: Int64, lines: String, runner: String) -> Bool {
+        guard let status = try? Sys.lstat(config.metricsLog), UInt64(status.st_dev) == dev, UInt64(status.st_ino) == ino,
+              Int64(status.st_size) > offset else { return false }
+        let expected = Array(lines.utf8)
+        let available = min(Int(Int64(status.st_size) - offset), expected.count)
+        guard let fd = try? Sys.open(config.metricsLog, O_RDONLY | O_NOFOLLOW) else { return false }
+        defer { close(fd) }
+        var actual = [UInt8](repeating: 0, count: available)
+        let n = actual.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
+        guard n == available, actual[...] == expected[0..<available] else { return false }
+        do throws(SystemError) {
+            if available < expected.count {
+                try metricsLog.ensureCurrent()
+                try metricsLog.append(String(decoding: expected[available...], as: UTF8.self))
+            }
+            try metricsLog.sync()
+        } catch {
+            fail("metrics log: \(error)", runner: runner)
+            return false
+        }
+        return true
+    }
+}

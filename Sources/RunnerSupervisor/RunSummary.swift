@@ -1,0 +1,59 @@
+import MetricsDecoding
+
+/// What a run did, for `--json`, the human summary, the textfile and the exit status.
+public struct RunSummary: Sendable, Equatable {
+    public var runnerInstalled = 0
+    public var runnerStart = 0
+    public var runnerStop = 0
+    public var deleted = 0
+    public var quarantined = 0
+    public var ignored = 0
+    public var skipped = 0
+    public var kept = 0
+    public var errors = 0
+    public var quarantinedByReason: [ReasonCode: Int] = [:]
+    public var workerSeconds: [Double] = []
+    public var durationSeconds = 0.0
+    public var interrupted = false
+
+    public init() {}
+
+    /// 0 all handled, none rejected; 3 completed with rejections; 1 operational failure.
+    public var exitStatus: Int32 {
+        if errors > 0 || interrupted { return 1 }
+        if quarantined > 0 || skipped > 0 { return 3 }
+        return 0
+    }
+
+    mutating func count(_ event: MetricEvent) {
+        switch event {
+        case .runnerInstalled: runnerInstalled += 1
+        case .runnerStart: runnerStart += 1
+        case .runnerStop: runnerStop += 1
+        }
+    }
+
+    public var json: String {
+        let fields: [(String, Int)] = [
+            ("runner_installed", runnerInstalled), ("runner_start", runnerStart), ("runner_stop", runnerStop),
+            ("deleted", deleted), ("quarantined", quarantined), ("ignored", ignored), ("skipped", skipped),
+            ("kept", kept), ("errors", errors),
+        ]
+        var members = fields.map { ($0.0, String($0.1)) }
+        let reasons = quarantinedByReason.sorted { $0.key.rawValue < $1.key.rawValue }
+            .map { (JSONText.string($0.key.rawValue), String($0.value)) }
+        members.append(("quarantined_by_reason", "{" + reasons.map { "\($0.0): \($0.1)" }.joined(separator: ", ") + "}"))
+        members.append(("duration_seconds", String(durationSeconds)))
+        return JSONText.object(members)
+    }
+
+    public var text: String {
+        var out = "events: \(runnerInstalled) runner_installed, \(runnerStart) runner_start, \(runnerStop) runner_stop\n"
+        out += "runners: \(deleted) deleted, \(quarantined) quarantined, \(ignored) ignored, \(skipped) skipped, \(kept) kept\n"
+        out += "errors: \(errors)\n"
+        for (reason, count) in quarantinedByReason.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            out += "  quarantined \(reason.rawValue): \(count)\n"
+        }
+        return out
+    }
+}

@@ -1,0 +1,124 @@
+import CSandboxShim
+import Glibc
+
+/// Where one runner's filesystem lives on the host and how to remove or quarantine it.
+/// Every operation works by name relative to configured host directories, never follows a
+/// symlink, and never reads a runner file.
+public struct RunnerLocation: Sendable {
+    public var name: String
+    public var runnerFSDir: String
+    public var imagesDir: String
+
+    public var directoryPath: String { runnerFSDir + "/" + name }
+    public var imagePath: String { imagesDir + "/" + name + ".img" }
+
+    /// statx STATX_ATTR_MOUNT_ROOT on the entry; a directory on the same device as its parent
+    /// is the fallback where the attribute is unsupported.
+    public func isMounted() -> Bool {
+        let answer = rm_is_mount_root(AT_FDCWD, directoryPath)
+        if answer >= 0 { return answer == 1 }
+        guard let here = try? Sys.lstat(directoryPath), let parent = try? Sys.lstat(runnerFSDir) else { return false }
+        return here.st_dev != parent.st_dev
+    }
+
+    /// umount2(UMOUNT_NOFOLLOW) — no `umount` binary, no PATH. A busy mount is detached lazily
+    /// rather than left behind; the loop device, set up with autoclear by `mount -o loop`, is
+    /// released with the last reference.
+    func unmount() throws(SystemError) {
+        if rm_umount2(directoryPath, rm_umount_nofollow) == 0 { return }
+        if errno == EBUSY, rm_umount2(directoryPath, rm_umount_nofollow | rm_mnt_detach) == 0 { return }
+        throw SystemError("umount2 \(directoryPath)")
+    }
+
+    /// Deletes the runner: unmount if mounted, remove the image, remove the directory tree.
+    public func delete() throws(SystemError) {
+        if isMounted() { try unmount() }
+        if unlink(imagePath) != 0 && errno != ENOENT { throw SystemError("unlink \(imagePath)") }
+        try TreeRemoval.remove(parent: runnerFSDir, name: name)
+    }
+
+    /// Where the evidence will go: the image if there is one (a loop-mounted runner), else the
+    /// directory entry itself.
+    public func evidencePath(in quarantineDir: String, unique: String) -> String {
+        let hasImage = (try? Sys.lstat(imagePath)).flatMap { $0 }.map { $0.st_mode & S_IFMT == S_IFREG } ?? false
+        return quarantineDir + "/" + name + "." + unique + (hasImage ? ".img" : "")
+    }
+
+    /// Moves the evidence, unread, to `evidence` (from `evidencePath`): unmount if mounted,
+    /// then rename the image or the directory entry. Root-owned, 0600 for an image, 0700 for a
+    /// directory; a symlink stays a symlink and is never followed.
+    public func quarantine(to evidence: String) throws(SystemError) {
+        let quarantineDir = String(evidence[..<(evidence.lastIndex(of: "/") ?? evidence.startIndex)])
+        try Sys.ensureDirectory(quarantineDir, mode: 0o700)
+        if isMounted() { try unmount() }
+        if evidence.hasSuffix(".img") {
+            guard rename(imagePath, evidence) == 0 else { throw SystemError("rename \(imagePath)") }
+            _ = lchown(evidence, 0, 0)
+            _ = chmod(evidence, 0o600)
+            // The mount point left behind is empty; failing to remove it leaves only that.
+            if rmdir(directoryPath) != 0 && errno != ENOENT { try TreeRemoval.remove(parent: runnerFSDir, name: name) }
+            return
+        }
+        guard rename(directoryPath, evidence) == 0 else { throw SystemError("rename \(directoryPath)") }
+        _ = lchown(evidence, 0, 0)
+        if let status = try Sys.lstat(evidence), status.st_mode & S_IFMT == S_IFDIR { _ = chmod(evidence, 0o700) }
+    }
+}
+
+/// rm -r of an untrusted tree without following any symlink: every step is *at() relative to
+/// a directory descriptor opened with O_NOFOLLOW, so a link inside the tree is unlinked, never
+/// entered. Depth is bounded so a hostile nesting cannot exhaust descriptors.
+enum TreeRemoval {
+    static let maxDepth = 64
+
+    static func remove(parent: String, name: String) throws(SystemError) {
+        let parentFD = try Sys.open(parent, O_RDONLY | O_DIRECTORY)
+        defer { close(parentFD) }
+        if unlinkat(parentFD, name, AT_REMOVEDIR) == 0 || errno == ENOENT { return }
+        if errno == ENOTDIR {
+            guard unlinkat(parentFD, name, 0) == 0 || errno == ENOENT else { throw SystemError("unlink \(parent)/\(name)") }
+            return
+        }
+        guard errno == ENOTEMPTY || errno == EEXIST else { throw SystemError("rmdir \(parent)/\(name)") }
+        try removeContents(of: parentFD, name, depth: 0)
+        guard unlinkat(parentFD, name, AT_REMOVEDIR) == 0 else { throw SystemError("rmdir \(parent)/\(name)") }
+    }
+
+    private static func removeContents(of parentFD: Int32, _ name: String, depth: Int) throws(SystemError) {
+        guard depth < maxDepth else { throw SystemError("remove \(name): deeper than \(maxDepth) levels", ELOOP) }
+        let fd = openat(parentFD, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0, let handle = fdopendir(fd) else {
+            throw SystemError("open \(name)")
+        }
+        defer { closedir(handle) }
+        var subdirectories: [String] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(handle) else {
+                if errno != 0 { throw SystemError("readdir") }
+                break
+            }
+            let raw = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
+            if raw == [0x2e] || raw == [0x2e, 0x2e] { continue }
+            let child = String(decoding: raw, as: UTF8.self)
+            // A name that is not valid UTF-8 would not survive the round trip through String;
+            // unlink by the raw bytes instead.
+            let removed = raw.withUnsafeBufferPointer { buffer -> Bool in
+                var terminated = Array(buffer)
+                terminated.append(0)
+                return terminated.withUnsafeBufferPointer { unlinkat(fd, UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), 0) == 0 }
+            }
+            if removed { continue }
+            if errno == EISDIR || errno == EPERM {
+                guard Array(child.utf8) == raw else { throw SystemError("remove: undecodable directory name", EILSEQ) }
+                subdirectories.append(child)
+                continue
+            }
+            if errno != ENOENT { throw SystemError("unlinkat") }
+        }
+        for child in subdirectories {
+            try removeContents(of: fd, child, depth: depth + 1)
+            guard unlinkat(fd, child, AT_REMOVEDIR) == 0 else { throw SystemError("rmdir") }
+        }
+    }
+}

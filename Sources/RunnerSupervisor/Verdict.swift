@@ -1,0 +1,57 @@
+import Glibc
+import MetricsDecoding
+import RunnerWorker
+
+/// What the supervisor decides about one runner.
+public enum RunnerVerdict: Equatable, Sendable {
+    /// The worker's record, re-decoded and re-validated from its frame.
+    case valid(RunnerRecord)
+    /// Quarantine and audit. `termination` is set for worker failures.
+    case rejected(Rejection, termination: Termination?)
+    /// Not the runner's doing (fork failed, sandbox could not be set up, run interrupted):
+    /// the runner is kept for the next run.
+    case kept(String)
+}
+
+public enum VerdictClassifier {
+    /// Every way a worker can fail is a rejection, except the ones that happen before it reads
+    /// runner data. The frame is decoded only from a worker that exited 0.
+    public static func classify(_ outcome: WorkerOutcome) -> RunnerVerdict {
+        if let failure = outcome.spawnFailure { return .kept(failure.description) }
+        if outcome.interrupted { return .kept("interrupted before the worker finished") }
+        let termination = outcome.termination
+        if outcome.timedOut {
+            return .rejected(Rejection(.workerTimeout, "worker did not finish within the timeout and was killed"),
+                             termination: termination)
+        }
+        if outcome.overflowed {
+            return .rejected(Rejection(.protocolViolation, "worker sent more than \(Frame.maxSize) bytes"),
+                             termination: termination)
+        }
+        switch termination {
+        case nil:
+            return .kept("worker ended without an exit report")
+        case .signaled(SIGSYS):
+            return .rejected(Rejection(.workerSandboxViolation, "worker made a system call the seccomp policy forbids (SIGSYS)"),
+                             termination: termination)
+        case .signaled(SIGXCPU):
+            return .rejected(Rejection(.workerTimeout, "worker exhausted its CPU time limit (SIGXCPU)"), termination: termination)
+        case .signaled(let signal):
+            return .rejected(Rejection(.workerCrashed, "worker died by signal \(signal)"), termination: termination)
+        case .exited(WorkerExit.sandboxSetupFailed):
+            return .kept("worker could not set up its sandbox")
+        case .exited(let status) where status != 0:
+            return .rejected(Rejection(.workerCrashed, "worker exited with status \(status)"), termination: termination)
+        case .exited:
+            break
+        }
+        let decoded = outcome.frame.withUnsafeBytes { bytes -> Result<WorkerVerdict, Rejection> in
+            do throws(Rejection) { return .success(try Frame.decode(bytes)) } catch { return .failure(error) }
+        }
+        switch decoded {
+        case .success(.valid(let record)): return .valid(record)
+        case .success(.rejected(let rejection)): return .rejected(rejection, termination: nil)
+        case .failure(let rejection): return .rejected(rejection, termination: termination)
+        }
+    }
+}

@@ -1,0 +1,168 @@
+import CSandboxShim
+import Glibc
+import MetricsDecoding
+
+/// What the supervisor saw of one worker: the bytes it sent (bounded) and how it ended.
+public struct WorkerOutcome: Sendable {
+    public var frame: [UInt8] = []
+    /// The worker sent more than `Frame.maxSize` bytes; it was killed and the rest discarded.
+    public var overflowed = false
+    /// The worker ran past its deadline and was killed.
+    public var timedOut = false
+    /// The run was interrupted (SIGTERM/SIGINT) and the worker killed; not the runner's doing.
+    public var interrupted = false
+    public var termination: Termination?
+    /// The fork server could not start the worker; not the runner's doing.
+    public var spawnFailure: SystemError?
+    public var seconds: Double = 0
+}
+
+/// Runs workers through the fork server, up to `jobs` at a time, from one single-threaded
+/// poll loop: no thread ever exists in the supervisor, so nothing it does depends on locks a
+/// fork could have copied mid-update.
+public final class WorkerPool {
+    let server: ForkServer
+    let jobs: Int
+    let timeout: Double
+
+    struct Slot {
+        var tag: Int32
+        var pipe: Int32
+        var started: Double
+        var deadline: Double
+        var outcome = WorkerOutcome()
+        var eof = false
+        var killRequested = false
+    }
+
+    public init(server: ForkServer, jobs: Int, timeout: Double) {
+        self.server = server
+        self.jobs = max(1, jobs)
+        self.timeout = timeout
+    }
+
+    /// `next` returns the next job's tag and an open runner directory descriptor (the pool
+    /// closes it once the server holds its copy), or nil when there is no more work.
+    /// `complete` is called once per tag. `shouldStop` is polled between steps.
+    public func run(
+        next: () -> (tag: Int32, directory: Int32)?,
+        complete: (Int32, WorkerOutcome) -> Void,
+        shouldStop: () -> Bool
+    ) throws(SystemError) {
+        var slots: [Slot] = []
+        var exhausted = false
+        var polls: [pollfd] = []
+        while true {
+            let stopping = shouldStop()
+            if stopping {
+                for index in slots.indices where !slots[index].killRequested {
+                    slots[index].killRequested = true
+                    slots[index].outcome.interrupted = true
+                    try server.kill(tag: slots[index].tag)
+                }
+            }
+            while !stopping && !exhausted && slots.count < jobs {
+                guard let job = next() else { exhausted = true; break }
+                slots.append(try spawn(tag: job.tag, directory: job.directory))
+            }
+            if slots.isEmpty { return }
+
+            polls.removeAll(keepingCapacity: true)
+            polls.append(pollfd(fd: server.socket, events: Int16(POLLIN), revents: 0))
+            for slot in slots { polls.append(pollfd(fd: slot.eof ? -1 : slot.pipe, events: Int16(POLLIN), revents: 0)) }
+            let now = Sys.monotonicSeconds()
+            let nearest = slots.filter { !$0.killRequested }.map(\.deadline).min()
+            let wait = nearest.map { max(0, Int32((($0 - now) * 1000).rounded(.up))) } ?? -1
+            let ready = poll(&polls, nfds_t(polls.count), wait)
+            if ready < 0 && errno != EINTR { throw SystemError("poll") }
+
+            if ready > 0 {
+                for index in slots.indices where polls[index + 1].revents != 0 {
+                    try drain(&slots[index])
+                }
+                if polls[0].revents != 0 {
+                    guard let message = try server.receive() else { throw SystemError("fork server exited", EPIPE) }
+                    apply(message, to: &slots)
+                }
+            }
+            let after = Sys.monotonicSeconds()
+            for index in slots.indices where !slots[index].killRequested && after >= slots[index].deadline {
+                slots[index].killRequested = true
+                slots[index].outcome.timedOut = true
+                try server.kill(tag: slots[index].tag)
+            }
+            var index = 0
+            while index < slots.count {
+                let slot = slots[index]
+                if slot.eof && slot.outcome.termination != nil || slot.outcome.spawnFailure != nil {
+                    close(slot.pipe)
+                    var outcome = slot.outcome
+                    outcome.seconds = after - slot.started
+                    slots.remove(at: index)
+                    complete(slot.tag, outcome)
+                } else {
+                    index += 1
+                }
+            }
+        }
+    }
+
+    private func spawn(tag: Int32, directory: Int32) throws(SystemError) -> Slot {
+        defer { close(directory) }
+        var ends: [Int32] = [-1, -1]
+        guard rm_pipe2(&ends, O_CLOEXEC | O_NONBLOCK) == 0 else { throw SystemError("pipe2") }
+        // Only the read end is ours and non-blocking; the worker's end must block normally.
+        let flags = fcntl(ends[1], F_GETFL)
+        _ = fcntl(ends[1], F_SETFL, flags & ~O_NONBLOCK)
+        defer { close(ends[1]) }
+        let now = Sys.monotonicSeconds()
+        var slot = Slot(tag: tag, pipe: ends[0], started: now, deadline: now + timeout)
+        do throws(SystemError) {
+            try server.spawn(tag: tag, directory: directory, resultPipe: ends[1])
+        } catch {
+            slot.outcome.spawnFailure = error
+            slot.eof = true
+        }
+        return slot
+    }
+
+    /// Reads what the worker wrote, keeping at most one byte past the frame limit.
+    private func drain(_ slot: inout Slot) throws(SystemError) {
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while !slot.eof {
+            let n = chunk.withUnsafeMutableBytes { read(slot.pipe, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == EAGAIN { return }
+                throw SystemError("read from worker")
+            }
+            if n == 0 { slot.eof = true; return }
+            if slot.outcome.overflowed { continue }
+            let room = Frame.maxSize + 1 - slot.outcome.frame.count
+            slot.outcome.frame.append(contentsOf: chunk[0..<min(n, room)])
+            if slot.outcome.frame.count > Frame.maxSize {
+                slot.outcome.overflowed = true
+                slot.outcome.frame.removeAll()
+                if !slot.killRequested {
+                    slot.killRequested = true
+                    try server.kill(tag: slot.tag)
+                }
+            }
+        }
+    }
+
+    private func apply(_ message: ForkServerMessage, to slots: inout [Slot]) {
+        guard let index = slots.firstIndex(where: { $0.tag == message.tag }) else { return }
+        switch message.kind {
+        case .started:
+            break
+        case .failed:
+            slots[index].outcome.spawnFailure = SystemError("fork server could not start a worker", message.value)
+            slots[index].eof = true
+        case .exited:
+            slots[index].outcome.termination = Termination(waitStatus: message.value)
+        case .spawn, .kill:
+            break
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import Glibc
+import MetricsDecoding
+
+/// The body of a worker process: confine, read, decode, answer with one frame, exit.
+/// Called by the fork server in the child, with descriptors laid out as
+/// `SeccompPolicy.Descriptor` says.
+public enum Worker {
+    public static func run(sandbox: WorkerSandbox) -> Never {
+        if sandbox.apply() != nil { _exit(WorkerExit.sandboxSetupFailed) }
+        let verdict = readAndDecode(directory: SeccompPolicy.Descriptor.runnerDirectory)
+        let frame = Frame.encode(verdict)
+        guard writeAll(SeccompPolicy.Descriptor.result, frame) else { _exit(WorkerExit.frameNotWritten) }
+        _exit(WorkerExit.verdictWritten)
+    }
+
+    /// Reads the four files and decodes them. Pure apart from the reads; also used by tests.
+    public static func readAndDecode(directory: Int32) -> WorkerVerdict {
+        let slot = runnerFileSizeLimit + 1
+        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: slot * 4, alignment: 8)
+        defer { storage.deallocate() }
+        let reader = RunnerFileReader(directory: directory)
+        do throws(Rejection) {
+            var lengths: [Int?] = []
+            for (index, file) in [RunnerFile.installationStart, .installed, .preJob, .postJob].enumerated() {
+                let region = UnsafeMutableRawBufferPointer(rebasing: storage[(index * slot)..<((index + 1) * slot)])
+                lengths.append(try reader.read(file, into: region))
+            }
+            func view(_ index: Int) -> UnsafeRawBufferPointer? {
+                guard let length = lengths[index] else { return nil }
+                return UnsafeRawBufferPointer(rebasing: storage[(index * slot)..<(index * slot + length)])
+            }
+            let record = try RunnerFileDecoder.decodeRecord(
+                installationStart: view(0), installed: view(1), preJob: view(2), postJob: view(3))
+            return .valid(record)
+        } catch {
+            return .rejected(error)
+        }
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { return false }
+                offset += n
+            }
+            return true
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import CSandboxShim
+import Glibc
+
+/// Which confinement step failed; the worker exits with `WorkerExit.sandboxSetupFailed`.
+public enum SandboxStep: String, Sendable {
+    case resourceLimits = "setrlimit"
+    case groups = "setgroups"
+    case groupID = "setresgid"
+    case userID = "setresuid"
+    case dumpable = "prctl(PR_SET_DUMPABLE)"
+    case parentDeath = "prctl(PR_SET_PDEATHSIG)"
+    case noNewPrivileges = "prctl(PR_SET_NO_NEW_PRIVS)"
+    case seccomp = "prctl(PR_SET_SECCOMP)"
+}
+
+/// Exit statuses a worker uses on purpose. Anything else is a crash.
+public enum WorkerExit {
+    public static let verdictWritten: Int32 = 0
+    /// Confinement could not be applied: a host problem, raised before any runner byte is read.
+    public static let sandboxSetupFailed: Int32 = 71
+    /// The result pipe refused the frame.
+    public static let frameNotWritten: Int32 = 74
+}
+
+/// The confinement a worker applies to itself right after fork, before it reads a byte of
+/// runner data. Order matters: limits and credentials first (they need privileges), then
+/// no_new_privs, then the seccomp filter last so that nothing after it needs a denied call.
+public struct WorkerSandbox: Sendable {
+    public var filter: CompiledFilter
+    /// CPU seconds before SIGXCPU (soft) and SIGKILL (hard).
+    public var cpuSeconds: Int
+    /// Address-space ceiling; set from the fork server's own size plus headroom.
+    public var addressSpaceBytes: Int
+    /// The unprivileged identity the worker reads as (nobody:nogroup), so that it holds no
+    /// capability: a mode-000 file, a root-only file reached through a hard link, or a file in
+    /// a directory it cannot search is refused by the kernel, not by our code.
+    public var userID: uid_t = 65534
+    public var groupID: gid_t = 65534
+
+    public init(filter: CompiledFilter, cpuSeconds: Int, addressSpaceBytes: Int) {
+        self.filter = filter
+        self.cpuSeconds = cpuSeconds
+        self.addressSpaceBytes = addressSpaceBytes
+    }
+
+    /// Applies every layer or reports the first that failed. Allocation-free apart from the
+    /// filter bytes, which were allocated before fork.
+    public func apply() -> SandboxStep? {
+        let limits: [(Int32, UInt64, UInt64)] = [
+            (rm_rlimit_cpu, UInt64(cpuSeconds), UInt64(cpuSeconds + 1)),
+            (rm_rlimit_as, UInt64(addressSpaceBytes), UInt64(addressSpaceBytes)),
+            (rm_rlimit_fsize, 0, 0),
+            (rm_rlimit_nproc, 0, 0),
+            (rm_rlimit_core, 0, 0),
+            (rm_rlimit_memlock, 0, 0),
+            (rm_rlimit_msgqueue, 0, 0),
+            (rm_rlimit_nofile, UInt64(SeccompPolicy.Descriptor.limit), UInt64(SeccompPolicy.Descriptor.limit)),
+        ]
+        for (resource, soft, hard) in limits {
+            guard rm_setrlimit(resource, soft, hard) == 0 else { return .resourceLimits }
+        }
+        guard setgroups(0, nil) == 0 else { return .groups }
+        guard rm_setresgid(groupID) == 0 else { return .groupID }
+        // Leaving uid 0 clears the permitted and effective capability sets.
+        guard rm_setresuid(userID) == 0 else { return .userID }
+        guard rm_set_not_dumpable() == 0 else { return .dumpable }
+        guard rm_set_parent_death_signal(SIGKILL) == 0 else { return .parentDeath }
+        guard rm_set_no_new_privs() == 0 else { return .noNewPrivileges }
+        let installed = filter.bytes.withUnsafeBytes { rm_install_seccomp_filter($0.baseAddress, $0.count) }
+        guard installed == 0 else { return .seccomp }
+        return nil
+    }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Glibc
+import RunnerSupervisor
+
+struct Extract: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Issue metric events for every finished runner, then delete or quarantine its filesystem.")
+
+    @Option(help: "Runner flavor written into every event.") var flavor: String
+    @Option(help: "Directory holding one mount point per runner.") var runnerFsDir = "/home/ubuntu/runner-fs"
+    @Option(help: "Directory holding <runner>.img images.") var imagesDir = "/home/ubuntu/runner-fs-images"
+    @Option(help: "Where rejected runners' evidence is moved, unread.") var quarantineDir = "/home/ubuntu/runner-fs-quarantine"
+    @Option(help: "Metric events, one JSON line each (Promtail ships it).") var metricsLog = "/var/log/github-runner-metrics.log"
+    @Option(help: "One JSON line per rejected runner.") var auditLog = "/var/log/github-runner-metrics-audit.log"
+    @Option(help: "Lock and journal.") var stateDir = "/var/lib/runner-metrics"
+    @Option(name: .customLong("ignore"), help: "A runner still active: never touched (repeatable).") var ignore: [String] = []
+    @Option(help: "A file with one active runner name per line.") var ignoreFile: String?
+    @Option(help: "Workers at once (default: online CPUs).") var jobs: Int?
+    @Option(help: "Seconds a worker may run.") var workerTimeout = 2.0
+    @Option(help: "Seconds to wait for another run's lock (default: exit 75 at once).") var wait = 0.0
+    @Option(help: "Write runner-metrics.prom here for node_exporter's textfile collector.") var textfileDir: String?
+    @Option(help: "Diagnostics on stderr: text or json.") var logFormat = "text"
+    @Flag(help: "Print the run summary as one JSON object.") var json = false
+
+    func validate() throws {
+        guard workerTimeout > 0, workerTimeout <= 60 else { throw ValidationError("--worker-timeout must be in (0, 60]") }
+        if let jobs, !(1...256).contains(jobs) { throw ValidationError("--jobs must be 1...256") }
+        guard Diagnostics.Format(rawValue: logFormat) != nil else { throw ValidationError("--log-format is text or json") }
+        guard !flavor.isEmpty else { throw ValidationError("--flavor must not be empty") }
+    }
+
+    func run() throws {
+        let diagnostics = Diagnostics(format: Diagnostics.Format(rawValue: logFormat) ?? .text)
+        var config = ExtractConfiguration(flavor: flavor)
+        config.runnerFSDir = runnerFsDir
+        config.imagesDir = imagesDir
+        config.quarantineDir = quarantineDir
+        config.metricsLog = metricsLog
+        config.auditLog = auditLog
+        config.stateDir = stateDir
+        config.ignore = Set(ignore)
+        if let ignoreFile {
+            do throws(SystemError) { config.ignore.formUnion(try IgnoreFile.read(ignoreFile)) } catch {
+                diagnostics.emit(.error, "--ignore-file: \(error)")
+                throw ExitCode(Exit.failure)
+            }
+        }
+        config.jobs = jobs ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        config.workerTimeout = workerTimeout
+        config.lockWait = wait
+        let status = ExtractCommandRunner.run(config: config, textfileDir: textfileDir, diagnostics: diagnostics,
+                                              printJSON: json)
+        throw ExitCode(status)
+    }
+}
