@@ -1,0 +1,108 @@
+// The metric events upstream issues for a runner, and their log lines.
+
+/// `max(a - b, 0)` as upstream Python evaluates it. Python's max keeps the first argument
+/// unless a later one is strictly greater, so a negative difference yields the int 0
+/// (printed "0") and anything else, including an exact tie, the float (printed "0.0").
+public enum Clamped: Equatable, Sendable {
+    case zero
+    case value(Double)
+
+    public static func difference(_ a: Double, _ b: Double) -> Clamped {
+        let d = a - b
+        // `0 > d` is Python's comparison in max(); false for NaN, which max() then keeps.
+        return 0 > d ? .zero : .value(d)
+    }
+
+    var pythonJSON: String {
+        switch self {
+        case .zero: return "0"
+        case .value(let d): return PythonJSON.floatRepr(d)
+        }
+    }
+}
+
+public enum MetricEvent: Equatable, Sendable {
+    case runnerInstalled(timestamp: Double, duration: Clamped)
+    case runnerStart(timestamp: Double, workflow: String, repo: String, githubEvent: String, idle: Clamped)
+    case runnerStop(timestamp: Double, workflow: String, repo: String, githubEvent: String,
+                    status: JobStatus, statusInfoCode: Int32?, jobDuration: Clamped)
+
+    public var name: String {
+        switch self {
+        case .runnerInstalled: return "runner_installed"
+        case .runnerStart: return "runner_start"
+        case .runnerStop: return "runner_stop"
+        }
+    }
+
+    /// Upstream's decisions: nothing without the installed timestamp; RunnerInstalled when
+    /// the installation start is known too; RunnerStart with a pre-job file; RunnerStop
+    /// with both pre-job and post-job files. Always in that order.
+    public static func events(for record: RunnerRecord) -> [MetricEvent] {
+        guard let installed = record.installed else { return [] }
+        var events: [MetricEvent] = []
+        if let start = record.installationStart {
+            events.append(.runnerInstalled(timestamp: installed, duration: .difference(installed, start)))
+        }
+        if let pre = record.preJob {
+            events.append(.runnerStart(timestamp: pre.timestamp, workflow: pre.workflow, repo: pre.repository,
+                                       githubEvent: pre.event, idle: .difference(pre.timestamp, installed)))
+            if let post = record.postJob {
+                events.append(.runnerStop(timestamp: post.timestamp, workflow: pre.workflow, repo: pre.repository,
+                                          githubEvent: pre.event, status: post.status,
+                                          statusInfoCode: post.statusInfoCode,
+                                          jobDuration: .difference(post.timestamp, pre.timestamp)))
+            }
+        }
+        return events
+    }
+
+    /// One line, ending in "\n", byte for byte what `json.dumps(event_dict)` writes
+    /// upstream: separators ", " and ": ", keys in upstream's field order, `None` left out.
+    public func jsonLine(flavor: String) -> String {
+        var members: [(String, String)] = []
+        switch self {
+        case let .runnerInstalled(timestamp, duration):
+            members = [("timestamp", PythonJSON.floatRepr(timestamp)),
+                       ("event", PythonJSON.string(name)),
+                       ("flavor", PythonJSON.string(flavor)),
+                       ("duration", duration.pythonJSON)]
+        case let .runnerStart(timestamp, workflow, repo, githubEvent, idle):
+            members = [("timestamp", PythonJSON.floatRepr(timestamp)),
+                       ("event", PythonJSON.string(name)),
+                       ("flavor", PythonJSON.string(flavor)),
+                       ("workflow", PythonJSON.string(workflow)),
+                       ("repo", PythonJSON.string(repo)),
+                       ("github_event", PythonJSON.string(githubEvent)),
+                       ("idle", idle.pythonJSON)]
+        case let .runnerStop(timestamp, workflow, repo, githubEvent, status, statusInfoCode, jobDuration):
+            members = [("timestamp", PythonJSON.floatRepr(timestamp)),
+                       ("event", PythonJSON.string(name)),
+                       ("flavor", PythonJSON.string(flavor)),
+                       ("workflow", PythonJSON.string(workflow)),
+                       ("repo", PythonJSON.string(repo)),
+                       ("github_event", PythonJSON.string(githubEvent)),
+                       ("status", PythonJSON.string(status.rawValue))]
+            if let code = statusInfoCode {
+                members.append(("status_info", "{\"code\": \(code)}"))
+            }
+            members.append(("job_duration", jobDuration.pythonJSON))
+        }
+        return "{" + members.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}\n"
+    }
+
+    /// Exact equality (strings byte for byte, see JSONValue.swift).
+    public static func == (lhs: MetricEvent, rhs: MetricEvent) -> Bool {
+        switch (lhs, rhs) {
+        case let (.runnerInstalled(t1, d1), .runnerInstalled(t2, d2)):
+            return t1 == t2 && d1 == d2
+        case let (.runnerStart(t1, w1, r1, e1, i1), .runnerStart(t2, w2, r2, e2, i2)):
+            return t1 == t2 && exactlyEqual(w1, w2) && exactlyEqual(r1, r2) && exactlyEqual(e1, e2) && i1 == i2
+        case let (.runnerStop(t1, w1, r1, e1, s1, c1, j1), .runnerStop(t2, w2, r2, e2, s2, c2, j2)):
+            return t1 == t2 && exactlyEqual(w1, w2) && exactlyEqual(r1, r2) && exactlyEqual(e1, e2)
+                && s1 == s2 && c1 == c2 && j1 == j2
+        default:
+            return false
+        }
+    }
+}
