@@ -58,9 +58,12 @@ enum DemoTree {
 
     static func lay(_ root: String) throws {
         let fs = root + "/runner-fs"
-        for dir in [fs, root + "/runner-fs-images"] { mkdir(dir, 0o755) }
+        // The tool runs with umask 077; runner directories are world-searchable as the charm
+        // leaves them, so the unprivileged worker can read them.
+        func directory(_ path: String) { mkdir(path, 0o755); chmod(path, 0o755) }
+        for dir in [fs, root + "/runner-fs-images"] { directory(dir) }
         func runner(_ name: String, _ files: [(String, String)]) {
-            mkdir(fs + "/" + name, 0o755)
+            directory(fs + "/" + name)
             for (file, body) in files { write(fs + "/" + name + "/" + file, body) }
         }
         runner("honest-complete", [("runner-installation-start.timestamp", "1699999900"), ("runner-installed.timestamp", "1700000000"),
@@ -79,7 +82,7 @@ enum DemoTree {
         runner("hostile-large", [("runner-installed.timestamp", String(repeating: "1", count: 1025))])
         runner("hostile-fifo", [("runner-installed.timestamp", "1700000000"), ("pre-job-metrics.json", pre)])
         mkfifo(fs + "/hostile-fifo/post-job-metrics.json", 0o644)
-        mkdir(fs + "/bad\nname", 0o755)
+        directory(fs + "/bad\nname")
     }
 
     static func write(_ path: String, _ text: String) {
