@@ -36,9 +36,10 @@ var targets: [Target] = [
     ),
     // Test-only: runs the real supervisor with a worker body that applies the production
     // sandbox and then misbehaves. Not part of any product; production code has no such switch.
+    .target(name: "CProbeShim"),
     .executableTarget(
         name: "runner-metrics-probe",
-        dependencies: ["RunnerSupervisor", "RunnerWorker", "CSandboxShim"],
+        dependencies: ["RunnerSupervisor", "RunnerWorker", "MetricsDecoding", "CProbeShim"],
         swiftSettings: strict
     ),
     .testTarget(name: "MetricsDecodingTests", dependencies: ["MetricsDecoding"], swiftSettings: strict),

@@ -31,7 +31,12 @@ public final class ExtractRun {
 
     public func run() -> RunSummary {
         let started = Sys.monotonicSeconds()
-        defer { summary.durationSeconds = Sys.monotonicSeconds() - started }
+        runSteps()
+        summary.durationSeconds = Sys.monotonicSeconds() - started
+        return summary
+    }
+
+    private func runSteps() {
         do throws(SystemError) {
             try Sys.ensureDirectory(config.stateDir, mode: 0o700)
             journal = try Journal(stateDir: config.stateDir)
@@ -39,13 +44,12 @@ public final class ExtractRun {
             auditLog = try AppendLog(path: config.auditLog, mode: 0o600)
         } catch {
             fail(error.description)
-            return summary
+            return
         }
         recover()
-        guard let entries = discover() else { return summary }
+        guard let entries = discover() else { return }
         process(entries)
         finish()
-        return summary
     }
 
     func fail(_ message: String, runner: String? = nil) {
@@ -171,8 +175,11 @@ public final class ExtractRun {
     }
 
     /// The per-batch protocol of Security/DURABILITY.md.
-    func flush(_ batch: [Pending]) {
-        guard !batch.isEmpty else { return }
+    func flush(_ unordered: [Pending]) {
+        guard !unordered.isEmpty else { return }
+        // Workers finish in any order; lines go out in runner-name order within a batch so a
+        // run's output does not depend on scheduling.
+        let batch = unordered.sorted { $0.location.name < $1.location.name }
         struct Issue { var location: RunnerLocation; var lines: [String]; var events: [MetricEvent] }
         struct Quarantine { var location: RunnerLocation; var evidence: String; var entry: AuditEntry }
         var issues: [Issue] = []

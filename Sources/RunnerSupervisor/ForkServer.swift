@@ -43,7 +43,8 @@ public final class ForkServer {
 
     /// Forks the server. `body` runs in each worker child with descriptors 0 and 2 on
     /// /dev/null, 1 the result pipe and 3 the runner directory, and must never return.
-    public static func start(body: @escaping () -> Never) throws(SystemError) -> ForkServer {
+    /// `warmUp` runs once in the server before it forks anything (see `Worker.warmUp`).
+    public static func start(warmUp: () -> Void = {}, body: @escaping () -> Never) throws(SystemError) -> ForkServer {
         var pair: [Int32] = [-1, -1]
         guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
             throw SystemError("socketpair")
@@ -53,6 +54,7 @@ public final class ForkServer {
         guard pid >= 0 else { throw SystemError("fork") }
         if pid == 0 {
             close(pair[0])
+            warmUp()
             ForkServerLoop(control: pair[1], devNull: devNull, body: body).run()
         }
         close(pair[1])

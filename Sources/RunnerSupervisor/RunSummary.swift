@@ -44,7 +44,17 @@ public struct RunSummary: Sendable, Equatable {
             .map { (JSONText.string($0.key.rawValue), String($0.value)) }
         members.append(("quarantined_by_reason", "{" + reasons.map { "\($0.0): \($0.1)" }.joined(separator: ", ") + "}"))
         members.append(("duration_seconds", String(durationSeconds)))
+        members.append(("worker_p50_seconds", String(workerPercentile(0.50))))
+        members.append(("worker_p99_seconds", String(workerPercentile(0.99))))
         return JSONText.object(members)
+    }
+
+    /// Nearest-rank percentile of per-runner worker wall time (fork request to verdict).
+    public func workerPercentile(_ p: Double) -> Double {
+        guard !workerSeconds.isEmpty else { return 0 }
+        let sorted = workerSeconds.sorted()
+        let rank = Int((p * Double(sorted.count)).rounded(.up)) - 1
+        return sorted[min(max(rank, 0), sorted.count - 1)]
     }
 
     public var text: String {

@@ -17,6 +17,6 @@ public enum WorkerLauncher {
 
     public static func start(timeout: Double) throws -> ForkServer {
         let sandbox = try productionSandbox(timeout: timeout)
-        return try ForkServer.start { Worker.run(sandbox: sandbox) }
+        return try ForkServer.start(warmUp: Worker.warmUp) { Worker.run(sandbox: sandbox) }
     }
 }

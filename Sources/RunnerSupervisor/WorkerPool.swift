@@ -110,10 +110,7 @@ public final class WorkerPool {
     private func spawn(tag: Int32, directory: Int32) throws(SystemError) -> Slot {
         defer { close(directory) }
         var ends: [Int32] = [-1, -1]
-        guard rm_pipe2(&ends, O_CLOEXEC | O_NONBLOCK) == 0 else { throw SystemError("pipe2") }
-        // Only the read end is ours and non-blocking; the worker's end must block normally.
-        let flags = fcntl(ends[1], F_GETFL)
-        _ = fcntl(ends[1], F_SETFL, flags & ~O_NONBLOCK)
+        guard rm_pipe2(&ends, O_CLOEXEC) == 0 else { throw SystemError("pipe2") }
         defer { close(ends[1]) }
         let now = Sys.monotonicSeconds()
         var slot = Slot(tag: tag, pipe: ends[0], started: now, deadline: now + timeout)
@@ -126,18 +123,18 @@ public final class WorkerPool {
         return slot
     }
 
-    /// Reads what the worker wrote, keeping at most one byte past the frame limit.
+    /// Reads what the worker wrote, keeping at most one byte past the frame limit. Called
+    /// only when poll reported the pipe readable, so the one read cannot block.
     private func drain(_ slot: inout Slot) throws(SystemError) {
         var chunk = [UInt8](repeating: 0, count: 4096)
-        while !slot.eof {
+        if !slot.eof {
             let n = chunk.withUnsafeMutableBytes { read(slot.pipe, $0.baseAddress, $0.count) }
             if n < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN { return }
+                if errno == EINTR || errno == EAGAIN { return }
                 throw SystemError("read from worker")
             }
             if n == 0 { slot.eof = true; return }
-            if slot.outcome.overflowed { continue }
+            if slot.outcome.overflowed { return }
             let room = Frame.maxSize + 1 - slot.outcome.frame.count
             slot.outcome.frame.append(contentsOf: chunk[0..<min(n, room)])
             if slot.outcome.frame.count > Frame.maxSize {

@@ -50,3 +50,36 @@ public enum Worker {
         }
     }
 }
+
+extension Worker {
+    /// Runs the decode path once on built-in sample files, in the fork server before it forks
+    /// anything. The Swift runtime fills its metadata and conformance caches lazily; done here,
+    /// every worker inherits them copy-on-write instead of rebuilding them itself (the zygote
+    /// preloading trick). Touches no runner data.
+    public static func warmUp() {
+        let samples: [String] = [
+            "1699999900", "1700000000",
+            #"{"workflow": "CI", "repository": "octo/app", "event": "push", "timestamp": 1700000030, "workflow_run_id": "42"}"#,
+            #"{"timestamp": 1700000330, "status": "abnormal", "status_info": {"code": 1}}"#,
+        ]
+        let bytes = samples.map { Array($0.utf8) }
+        bytes[0].withUnsafeBytes { start in
+            bytes[1].withUnsafeBytes { installed in
+                bytes[2].withUnsafeBytes { pre in
+                    bytes[3].withUnsafeBytes { post in
+                        let verdict: WorkerVerdict
+                        do throws(Rejection) {
+                            verdict = .valid(try RunnerFileDecoder.decodeRecord(
+                                installationStart: start, installed: installed, preJob: pre, postJob: post))
+                        } catch {
+                            verdict = .rejected(error)
+                        }
+                        let frame = Frame.encode(verdict)
+                        _ = frame.withUnsafeBytes { try? Frame.decode($0) }
+                        _ = Frame.encode(.rejected(Rejection(.invalidJSON, file: .preJob, "warm-up")))
+                    }
+                }
+            }
+        }
+    }
+}
