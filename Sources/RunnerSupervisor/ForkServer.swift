@@ -132,7 +132,11 @@ struct ForkServerLoop {
         dup2(control, Self.controlDescriptor)
         _ = rm_close_from(UInt32(Self.controlDescriptor + 1))
         let control = Self.controlDescriptor
-        signal(SIGPIPE, SIG_IGN)
+        // A terminal's ^C or a service manager's SIGTERM goes to the whole process group; only
+        // the supervisor acts on it (it kills workers itself). The server and, by inheritance,
+        // every worker ignore them, so an interrupted run never mistakes a worker killed by
+        // the operator for a hostile runner.
+        for sig in [SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT] { signal(sig, SIG_IGN) }
 
         var children: [Child] = []
         var polls: [pollfd] = []
@@ -187,7 +191,7 @@ struct ForkServerLoop {
                     dup2(fds[1], 1)
                     dup2(fds[0], 3)
                     _ = rm_close_from(4)
-                    signal(SIGPIPE, SIG_DFL)
+                    signal(SIGPIPE, SIG_DFL)  // writing a frame nobody reads ends the worker
                     body()
                 }
                 let forkErrno = errno
