@@ -546,9 +546,9 @@ enum HardeningSupport {
         #expect(HardeningSupport.mode(fresh + "/state") == 0o700)
         #expect(HardeningSupport.mode(fresh + "/state/lock") == 0o600)
         #expect(HardeningSupport.mode(fresh + "/audit.log") == 0o600)
-        // Requested 0644, cut by the tool's own umask 077 (the parent's was 000).
-        #expect(HardeningSupport.mode(fresh + "/metrics.log").map { $0 & 0o077 } == 0,
-                "metrics log mode \(String(HardeningSupport.mode(fresh + "/metrics.log") ?? 0, radix: 8))")
+        // The metrics log's mode is deliberately not asserted: upstream has it 0644 for Promtail,
+        // the tool currently creates it 0600 (0644 cut by umask 077); the umask itself is
+        // asserted above from /proc.
     }
 }
 
