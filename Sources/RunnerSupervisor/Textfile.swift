@@ -69,7 +69,13 @@ public enum Textfile {
         _ = flavor
 
         let counterText = counters.sorted { $0.key < $1.key }.map { "\($0.key) \(format($0.value))\n" }.joined()
-        try Sys.ensureDirectory(directory, mode: 0o755)
+        // Made world-searchable on purpose: node_exporter reads it as its own user, and the
+        // tool runs with umask 077, which would leave a new directory 0700.
+        if mkdir(directory, 0o755) == 0 {
+            _ = chmod(directory, 0o755)
+        } else if errno != EEXIST {
+            throw SystemError("mkdir \(directory)")
+        }
         try atomicWrite(directory + "/" + counterFile, counterText, mode: 0o600)
         try atomicWrite(directory + "/" + fileName, out, mode: 0o644)
     }
