@@ -19,7 +19,17 @@ public final class AppendLog {
     deinit { if fd >= 0 { close(fd) } }
 
     private func reopen() throws(SystemError) {
-        let new = try Sys.open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, mode)
+        // Created here: set the mode explicitly, since the process umask (077) would otherwise
+        // make the metrics log unreadable to Promtail. An existing file keeps its mode (logrotate's
+        // `create` or the operator chose it).
+        var new = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        if new >= 0 {
+            _ = fchmod(new, mode)
+        } else if errno == EEXIST {
+            new = try Sys.open(path, O_WRONLY | O_APPEND | O_NOFOLLOW)
+        } else {
+            throw SystemError("open \(path)")
+        }
         let status: stat
         do throws(SystemError) { status = try Sys.fstat(new) } catch { close(new); throw error }
         guard status.st_mode & S_IFMT == S_IFREG else {
