@@ -581,6 +581,11 @@ final class OpenWatch {
         let run = try Hostile.extract(tree)
         try Hostile.expectQuarantined(tree, run, reason: "duplicate-key", file: Hostile.preJob)
         let evidence = try #require(tree.auditEntries.first?["evidence"] as? String)
+        // Evidence: root-owned, searchable but not listable (inspect's worker runs as nobody),
+        // inside a 0700 quarantine directory.
+        let evidenceStatus = try #require(Hostile.lstatOf(evidence))
+        #expect(evidenceStatus.st_uid == 0 && evidenceStatus.st_mode & 0o7777 == 0o711)
+        #expect(Hostile.lstatOf(tree.quarantine).map { $0.st_mode & 0o7777 } == 0o700)
 
         let listed = try Tool.run(Tool.runnerMetrics, ["audit", "--audit-log", tree.auditLog, "--json"])
         #expect(listed.status == 0)
