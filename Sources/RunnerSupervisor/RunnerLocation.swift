@@ -45,8 +45,11 @@ public struct RunnerLocation: Sendable {
     }
 
     /// Moves the evidence, unread, to `evidence` (from `evidencePath`): unmount if mounted,
-    /// then rename the image or the directory entry. Root-owned, 0600 for an image, 0700 for a
-    /// directory; a symlink stays a symlink and is never followed.
+    /// then rename the image or the directory entry. Root-owned, 0600 for an image, 0711 for a
+    /// directory (search only, no listing: `inspect` hands the directory to a worker running
+    /// as nobody, which needs search permission; the quarantine directory itself is 0700, so
+    /// no other user reaches the evidence by path); a symlink stays a symlink and is never
+    /// followed.
     public func quarantine(to evidence: String) throws(SystemError) {
         let quarantineDir = String(evidence[..<(evidence.lastIndex(of: "/") ?? evidence.startIndex)])
         try Sys.ensureDirectory(quarantineDir, mode: 0o700)
@@ -61,7 +64,7 @@ public struct RunnerLocation: Sendable {
         }
         guard rename(directoryPath, evidence) == 0 else { throw SystemError("rename \(directoryPath)") }
         _ = lchown(evidence, 0, 0)
-        if let status = try Sys.lstat(evidence), status.st_mode & S_IFMT == S_IFDIR { _ = chmod(evidence, 0o700) }
+        if let status = try Sys.lstat(evidence), status.st_mode & S_IFMT == S_IFDIR { _ = chmod(evidence, 0o711) }
     }
 }
 
