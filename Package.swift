@@ -32,7 +32,11 @@ var targets: [Target] = [
             "RunnerSupervisor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
-        swiftSettings: strict
+        swiftSettings: strict,
+        // Resolve every dynamic symbol at start-up (BIND_NOW, and RELRO read-only after it):
+        // otherwise each forked worker resolves the symbols it first calls itself, again,
+        // per runner — and a writable GOT is one less thing to leave an attacker.
+        linkerSettings: [.unsafeFlags(["-Xlinker", "-z", "-Xlinker", "now", "-Xlinker", "-z", "-Xlinker", "relro"])]
     ),
     // Test-only: runs the real supervisor with a worker body that applies the production
     // sandbox and then misbehaves. Not part of any product; production code has no such switch.

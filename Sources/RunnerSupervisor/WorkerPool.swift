@@ -61,7 +61,10 @@ public final class WorkerPool {
                     try server.kill(tag: slots[index].tag)
                 }
             }
-            while !stopping && !exhausted && slots.count < jobs {
+            // A worker that has closed its pipe is exiting: its exit report is still awaited,
+            // but it no longer holds a place, so the next fork overlaps that round trip.
+            // Bounded, so slow exit reports cannot let workers pile up.
+            while !stopping && !exhausted && slots.filter({ !$0.eof }).count < jobs && slots.count < jobs * 4 {
                 guard let job = next() else { exhausted = true; break }
                 slots.append(try spawn(tag: job.tag, directory: job.directory))
             }

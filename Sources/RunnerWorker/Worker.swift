@@ -13,11 +13,16 @@ public enum Worker {
         _exit(WorkerExit.verdictWritten)
     }
 
+    /// Room for the four files, one byte over the limit each. Allocated once, in the fork
+    /// server's warm-up, so a worker reads into memory it inherited instead of calling malloc.
+    nonisolated(unsafe) static let fileBuffers = UnsafeMutableRawBufferPointer.allocate(
+        byteCount: (runnerFileSizeLimit + 1) * 4, alignment: 8)
+
     /// Reads the four files and decodes them. Pure apart from the reads; also used by tests.
+    /// Not reentrant (one shared buffer): a worker is single-threaded and reads one runner.
     public static func readAndDecode(directory: Int32) -> WorkerVerdict {
         let slot = runnerFileSizeLimit + 1
-        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: slot * 4, alignment: 8)
-        defer { storage.deallocate() }
+        let storage = fileBuffers
         let reader = RunnerFileReader(directory: directory)
         do throws(Rejection) {
             var lengths: [Int?] = []
@@ -57,6 +62,7 @@ extension Worker {
     /// every worker inherits them copy-on-write instead of rebuilding them itself (the zygote
     /// preloading trick). Touches no runner data.
     public static func warmUp() {
+        warmUpReader()
         let samples: [String] = [
             "1699999900", "1700000000",
             #"{"workflow": "CI", "repository": "octo/app", "event": "push", "timestamp": 1700000030, "workflow_run_id": "42"}"#,
@@ -81,5 +87,19 @@ extension Worker {
                 }
             }
         }
+    }
+}
+
+extension Worker {
+    /// The reader's path too, on a private empty directory that is removed at once (the
+    /// descriptor stays valid; every name in it is absent). Skipped if /tmp is not writable.
+    static func warmUpReader() {
+        var template = Array("/tmp/runner-metrics-warmup-XXXXXX".utf8CString)
+        guard let path = mkdtemp(&template) else { return }
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        rmdir(path)
+        guard fd >= 0 else { return }
+        _ = readAndDecode(directory: fd)
+        close(fd)
     }
 }
