@@ -104,11 +104,8 @@ import Testing
         process.standardError = FileHandle.nullDevice
         try process.run()
         // Once the run holds its lock and has had a moment to start workers, interrupt it.
-        var waited = 0
-        while waited < 1000, (try? Tool.run("/usr/bin/flock", ["-n", tree.state + "/lock", "true"]).status) == 0 {
-            usleep(2_000); waited += 1
-        }
-        usleep(150_000)
+        #expect(TestTree.waitUntil(20) { tree.lockHeld() })
+        usleep(100_000)
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
         #expect(process.terminationReason == .exit && process.terminationStatus == 1)
@@ -135,11 +132,8 @@ import Testing
         first.standardError = FileHandle.nullDevice
         try first.run()
         // Start the second once the first holds the lock.
-        var waited = 0
-        while waited < 1000, (try? Tool.run("/usr/bin/flock", ["-n", tree.state + "/lock", "true"]).status) == 0 {
-            usleep(2_000); waited += 1
-        }
-        #expect(first.isRunning, "the first run ended before the second started; the test proved nothing")
+        #expect(TestTree.waitUntil(20) { tree.lockHeld() })
+        #expect(first.isRunning, "the first run ended (\(first.isRunning ? -1 : first.terminationStatus)) before the second started; the test proved nothing")
         let second = try tree.extract()
         first.waitUntilExit()
         #expect(second.status == 75)

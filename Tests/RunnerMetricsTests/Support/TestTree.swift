@@ -171,3 +171,28 @@ enum Sample {
          "pre-job-metrics.json": preJob, "post-job-metrics.json": postJob]
     }
 }
+
+extension TestTree {
+    /// Whether some process holds a flock on `<state>/lock`, read from /proc/locks so that
+    /// looking never takes the lock itself (which would make the tool exit 75).
+    func lockHeld() -> Bool {
+        var status = stat()
+        guard lstat(state + "/lock", &status) == 0,
+              let table = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) else { return false }
+        let suffix = ":\(status.st_ino)"
+        return table.split(separator: "\n").contains { line in
+            line.contains("FLOCK") && line.split(separator: " ").contains { $0.hasSuffix(suffix) }
+        }
+    }
+
+    /// Polls until `condition` holds or about `seconds` pass.
+    @discardableResult
+    static func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(1_000)
+        }
+        return condition()
+    }
+}
