@@ -343,6 +343,10 @@ int rm_ext2_read_file(rm_ext2_image *image, const char *name, size_t limit, unsi
     }
     ext2fs_file_close(file);  // not dirty (never written), so this frees without writing
     if (code != RM_EXT2_OK) return code;
+    // For inline data, libext2fs (1.47) returns the whole inline area (at least the 60 bytes
+    // of i_block), not i_size bytes; the kernel returns i_size bytes. The file is its first
+    // i_size bytes. (For block-mapped and extent files ext2fs_file_read already stops there.)
+    if ((inode.i_flags & EXT4_INLINE_DATA_FL) && total > size) total = (size_t)size;
     if (total > limit) { *why = (long)total; return RM_EXT2_TOO_LARGE; }
     *len = total;
     return RM_EXT2_OK;
