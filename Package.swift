@@ -22,7 +22,9 @@ var targets: [Target] = [
         pkgConfig: "ext2fs",
         providers: [.apt(["libext2fs-dev"])]
     ),
-    .target(name: "CExt2Reader", dependencies: ["CExt2fs"]),
+    // com_err is linked explicitly: the reader installs a silent com_err hook (libext2fs's
+    // default error printer would call isatty(2), an ioctl the worker's seccomp policy kills).
+    .target(name: "CExt2Reader", dependencies: ["CExt2fs"], linkerSettings: [.linkedLibrary("com_err")]),
     .target(name: "MetricsDecoding", swiftSettings: strict),
     .target(
         name: "RunnerWorker",

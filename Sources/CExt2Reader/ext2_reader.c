@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <et/com_err.h>
 #include <ext2fs/ext2_fs.h>
 #include <ext2fs/ext2fs.h>
 
@@ -178,6 +179,27 @@ static struct struct_io_manager rm_fd_manager = {
 };
 
 // ---------------------------------------------------------------------------------------------
+// libext2fs reports some inconsistencies not by an error code but through com_err (e.g.
+// ext2fs_warn_bitmap: "Unknown code ext2 45 #2 for check_desc map" on a crafted group
+// descriptor). com_err's default handler writes to stderr AND calls isatty(2), an
+// ioctl(2, TCGETS) the worker's seccomp policy denies: the worker would die of SIGSYS. This
+// hook prints nothing and makes no system call; it only counts, and a call that saw a
+// complaint is refused as corruption. Process-global, set before each use; no threads.
+// ---------------------------------------------------------------------------------------------
+
+static unsigned rm_complaints;
+
+static void rm_quiet_com_err(const char *whoami, errcode_t code, const char *fmt, va_list args) {
+    (void)whoami; (void)code; (void)fmt; (void)args;
+    rm_complaints++;
+}
+
+static void rm_begin(void) {
+    set_com_err_hook(rm_quiet_com_err);
+    rm_complaints = 0;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Classification of libext2fs errors.
 // ---------------------------------------------------------------------------------------------
 
@@ -216,6 +238,7 @@ int rm_ext2_open(int fd, rm_ext2_image **image, long *why) {
     if (fstat(fd, &st) != 0) { *why = errno; return RM_EXT2_IO; }
     if (!S_ISREG(st.st_mode)) { *why = (long)(st.st_mode & S_IFMT); return RM_EXT2_INVALID; }
 
+    rm_begin();
     // Read-only (no EXT2_FLAG_RW), 64-bit block numbers, never touch MMP, never FORCE past
     // unsupported features, checksums enforced (no EXT2_FLAG_IGNORE_CSUM_ERRORS), no threads.
     ext2_filsys fs = NULL;
@@ -240,6 +263,10 @@ int rm_ext2_open(int fd, rm_ext2_image **image, long *why) {
         // descriptor checksums. ext2fs_open2 itself does not check these.
         code = classify(err, why);
         if (code == RM_EXT2_OK) code = RM_EXT2_CORRUPT;
+    }
+    if (code == RM_EXT2_OK && rm_complaints != 0) {
+        *why = (long)rm_complaints;
+        code = RM_EXT2_CORRUPT;
     }
     if (code != RM_EXT2_OK) {
         ext2fs_free(fs);
@@ -293,6 +320,7 @@ int rm_ext2_read_file(rm_ext2_image *image, const char *name, size_t limit, unsi
     size_t name_len = strnlen(name, EXT2_NAME_LEN + 1);
     if (name_len == 0 || name_len > EXT2_NAME_LEN || memchr(name, '/', name_len) != NULL) return RM_EXT2_INVALID;
     ext2_filsys fs = image->fs;
+    rm_begin();
 
     struct lookup_state state = { .name = name, .name_len = (int)name_len };
     errcode_t err = ext2fs_dir_iterate2(fs, EXT2_ROOT_INO, 0, NULL, lookup_entry, &state);
@@ -343,6 +371,7 @@ int rm_ext2_read_file(rm_ext2_image *image, const char *name, size_t limit, unsi
     }
     ext2fs_file_close(file);  // not dirty (never written), so this frees without writing
     if (code != RM_EXT2_OK) return code;
+    if (rm_complaints != 0) { *why = (long)rm_complaints; return RM_EXT2_CORRUPT; }
     // For inline data, libext2fs (1.47) returns the whole inline area (at least the 60 bytes
     // of i_block), not i_size bytes; the kernel returns i_size bytes. The file is its first
     // i_size bytes. (For block-mapped and extent files ext2fs_file_read already stops there.)

@@ -222,6 +222,20 @@ import Testing
         #expect(rejection(try verdict(image))?.code == .unreadableFile)
     }
 
+    @Test func blockCountTooSmallForTheGroupIsCorruptAndQuiet() throws {
+        // s_blocks_count_lo = 2 in a checksum-free image: libext2fs's check_desc complains
+        // through com_err ("Unknown code ext2 45 #2 for check_desc map"), whose default handler
+        // would write to stderr and call isatty(2) = ioctl(TCGETS), which the worker's seccomp
+        // policy kills. The reader's com_err hook keeps it silent and refuses the image.
+        let image = try Image(texts: Sample.complete, mkfsOptions: "-O ^metadata_csum")
+        var bytes = try image.bytes()
+        bytes[1024 + 4] = 2
+        bytes[1024 + 5] = 0
+        try image.replace(with: bytes)
+        let r = try #require(rejection(try verdict(image)))
+        #expect(r.code == .unreadableFile && r.detail.contains("corrupt"))
+    }
+
     @Test func truncatedImageIsUnreadable() throws {
         let image = try Image(texts: Sample.complete)
         try image.replace(with: Array(try image.bytes().prefix(64 * 1024)))
@@ -261,6 +275,55 @@ import Testing
         let range = try #require(out.split(separator: " ").last?.split(separator: "-").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
         try #require(range.count == 2)
         return (range[0], range[1])
+    }
+
+    // MARK: system calls
+
+    /// The measurement harness for the seccomp rules: for a few honest and hostile images,
+    /// fork, put the image on descriptor 3 as the worker has it, and run the image path in the
+    /// child between two marker writes to descriptor -1. Run under strace:
+    ///   RM_TRACE_IMAGE=1 strace -f -s 0 -o /tmp/st.txt .build-ext2/debug/runner-metricsPackageTests.xctest \
+    ///     --testing-library swift-testing --filter forkedImageReadsForStrace
+    /// Off by default: forking a multi-threaded test process is fine for a measurement, not for CI.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["RM_TRACE_IMAGE"] != nil))
+    func forkedImageReadsForStrace() throws {
+        var oversized = Sample.complete
+        oversized["pre-job-metrics.json"] = String(repeating: " ", count: 2000)
+        var noPreJob = Sample.complete
+        noPreJob["pre-job-metrics.json"] = nil
+        let images = [
+            try Image(texts: Sample.complete),
+            try Image(texts: Sample.complete, mkfsOptions: "-O inline_data"),
+            try Image(texts: Sample.complete, mkfsOptions: "-O ^metadata_csum"),
+            try Image(texts: oversized),
+            try Image(texts: noPreJob, commands: ["symlink pre-job-metrics.json /etc/passwd"]),
+            try Image(texts: Sample.complete, commands: ["feature needs_recovery"]),
+        ]
+        let truncated = try Image(texts: Sample.complete)
+        try truncated.replace(with: Array(try truncated.bytes().prefix(64 * 1024)))
+        let scrambled = try Image(texts: Sample.complete)
+        var bytes = try scrambled.bytes()
+        var rng = SplitMix64(seed: 5)
+        for i in 1024..<2048 { bytes[i] = UInt8(truncatingIfNeeded: rng.next()) }
+        try scrambled.replace(with: bytes)
+        for image in images + [truncated, scrambled] {
+            let fd = open(image.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            try #require(fd >= 0)
+            defer { close(fd) }
+            let child = fork()
+            if child == 0 {
+                if fd != 3 { dup2(fd, 3) }
+                _ = "rm-image-begin".withCString { write(-1, $0, 14) }
+                let verdict = Worker.readAndDecode(image: 3)
+                _ = "rm-image-end".withCString { write(-1, $0, 12) }
+                if case .valid = verdict { _exit(0) }
+                _exit(1)
+            }
+            try #require(child > 0)
+            var status: Int32 = 0
+            while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+            #expect(status & 0x7f == 0, "child killed by signal \(status & 0x7f)")
+        }
     }
 
     // MARK: fuzz-ish
