@@ -46,8 +46,8 @@ import Testing
     }
 
     /// Opens the image O_RDONLY and runs the worker's image path on the descriptor. The two
-    /// failing writes to descriptor -1 are markers for `Scripts/trace-image-syscalls.sh`-style
-    /// strace filtering: everything between them is the image path.
+    /// failing writes to descriptor -1 (14 and 12 bytes) are markers for strace filtering:
+    /// everything a thread does between them is the image path.
     static func verdict(ofImageAt path: String) throws -> WorkerVerdict {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { throw POSIXError(.ENOENT) }
