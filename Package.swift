@@ -15,10 +15,20 @@ var targets: [Target] = [
         providers: [.apt(["libseccomp-dev"])]
     ),
     .target(name: "CSandboxShim"),
+    // Reads the runner files out of an ext4 image file in userspace (libext2fs over a
+    // read-only, descriptor-only io_manager), so a crafted filesystem never reaches the host kernel.
+    .systemLibrary(
+        name: "CExt2fs",
+        pkgConfig: "ext2fs",
+        providers: [.apt(["libext2fs-dev"])]
+    ),
+    // com_err is linked explicitly: the reader installs a silent com_err hook (libext2fs's
+    // default error printer would call isatty(2), an ioctl the worker's seccomp policy kills).
+    .target(name: "CExt2Reader", dependencies: ["CExt2fs"], linkerSettings: [.linkedLibrary("com_err")]),
     .target(name: "MetricsDecoding", swiftSettings: strict),
     .target(
         name: "RunnerWorker",
-        dependencies: ["MetricsDecoding", "CSeccomp", "CSandboxShim"],
+        dependencies: ["MetricsDecoding", "CSeccomp", "CSandboxShim", "CExt2Reader"],
         swiftSettings: strict
     ),
     .target(
