@@ -111,9 +111,9 @@ public final class ExtractRun {
                         let name = names[cursor]
                         cursor += 1
                         switch open(name) {
-                        case .directory(let fd):
+                        case .worker(let source, let fd):
                             inFlight[Int32(cursor)] = name
-                            return (Int32(cursor), fd)
+                            return (Int32(cursor), source, fd)
                         case .verdict(let verdict):
                             pending.append(Pending(location: location(name), verdict: verdict))
                         }
@@ -143,13 +143,15 @@ public final class ExtractRun {
     }
 
     enum Opened {
-        case directory(Int32)
+        case worker(RunnerSource, Int32)
         case verdict(RunnerVerdict)
     }
 
     /// The supervisor opens the runner directory itself (O_DIRECTORY|O_NOFOLLOW: a symlink,
     /// FIFO or device in its place is refused without being opened for I/O) and hands the
-    /// descriptor to the worker.
+    /// descriptor to the worker. After a reboot the directory is an empty, unmounted mount
+    /// point and the image holds the data: the worker then gets the image, read-only, and
+    /// reads it from userspace — the attacker's filesystem is never mounted on the host.
     func open(_ name: String) -> Opened {
         let place = location(name)
         let fd = Glibc.open(place.directoryPath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
@@ -162,9 +164,11 @@ public final class ExtractRun {
         }
         if !place.isMounted(), let image = try? Sys.lstat(place.imagePath), image.st_mode & S_IFMT == S_IFREG {
             close(fd)
-            return .verdict(.kept("image \(place.imagePath) exists but is not mounted (host rebooted?); left for a later run"))
+            let imageFD = Glibc.open(place.imagePath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+            guard imageFD >= 0 else { return .verdict(.kept(SystemError("open \(place.imagePath)").description)) }
+            return .worker(.image, imageFD)
         }
-        return .directory(fd)
+        return .worker(.directory, fd)
     }
 
     // MARK: Making verdicts durable

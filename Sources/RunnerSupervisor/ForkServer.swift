@@ -1,5 +1,6 @@
 import CSandboxShim
 import Glibc
+import RunnerWorker
 
 /// The fork server (sandbox2's forkserver, Chromium's zygote): a process forked from the
 /// supervisor at start-up, before any runner is discovered or any log is opened, that does
@@ -8,7 +9,7 @@ import Glibc
 /// an exec.
 ///
 /// Protocol on a SOCK_SEQPACKET pair, one fixed-size message per packet:
-///   supervisor → server: spawn(tag) carrying [runner directory, result pipe write end];
+///   supervisor → server: spawn(tag, source) carrying [runner directory or image, result pipe write end];
 ///                         kill(tag)
 ///   server → supervisor: started(tag, pid); failed(tag, errno); exited(tag, wait status)
 /// The server reaps its children through pidfds, so a kill can never hit a recycled pid.
@@ -42,9 +43,9 @@ public final class ForkServer {
     public let pid: pid_t
 
     /// Forks the server. `body` runs in each worker child with descriptors 0 and 2 on
-    /// /dev/null, 1 the result pipe and 3 the runner directory, and must never return.
+    /// /dev/null, 1 the result pipe and 3 the runner directory or image, and must never return.
     /// `warmUp` runs once in the server before it forks anything (see `Worker.warmUp`).
-    public static func start(warmUp: () -> Void = {}, body: @escaping () -> Never) throws(SystemError) -> ForkServer {
+    public static func start(warmUp: () -> Void = {}, body: @escaping (RunnerSource) -> Never) throws(SystemError) -> ForkServer {
         var pair: [Int32] = [-1, -1]
         guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
             throw SystemError("socketpair")
@@ -69,8 +70,8 @@ public final class ForkServer {
 
     /// Asks for a worker on `directory`, answering on `resultPipe`. The descriptors are
     /// duplicated into the server by the kernel; the caller still owns and closes its copies.
-    public func spawn(tag: Int32, directory: Int32, resultPipe: Int32) throws(SystemError) {
-        let words = ForkServerMessage(.spawn, tag: tag).bytes
+    public func spawn(tag: Int32, source: RunnerSource, descriptor directory: Int32, resultPipe: Int32) throws(SystemError) {
+        let words = ForkServerMessage(.spawn, tag: tag, value: source.rawValue).bytes
         let fds = [directory, resultPipe]
         let sent = words.withUnsafeBytes { buffer in
             rm_send_with_fds(socket, buffer.baseAddress, buffer.count, fds, 2)
@@ -111,7 +112,7 @@ public final class ForkServer {
 struct ForkServerLoop {
     let control: Int32
     let devNull: Int32
-    let body: () -> Never
+    let body: (RunnerSource) -> Never
 
     struct Child {
         var tag: Int32
@@ -180,7 +181,7 @@ struct ForkServerLoop {
             }
             switch message.kind {
             case .spawn:
-                guard count == 2 else {
+                guard count == 2, let source = RunnerSource(rawValue: message.value) else {
                     for i in 0..<Int(count) { close(fds[i]) }
                     send(control, ForkServerMessage(.failed, tag: message.tag, value: EBADMSG))
                     continue
@@ -192,7 +193,7 @@ struct ForkServerLoop {
                     dup2(fds[0], 3)
                     _ = rm_close_from(4)
                     signal(SIGPIPE, SIG_DFL)  // writing a frame nobody reads ends the worker
-                    body()
+                    body(source)
                 }
                 let forkErrno = errno
                 close(fds[0])

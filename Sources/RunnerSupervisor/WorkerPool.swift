@@ -1,6 +1,7 @@
 import CSandboxShim
 import Glibc
 import MetricsDecoding
+import RunnerWorker
 
 /// What the supervisor saw of one worker: the bytes it sent (bounded) and how it ended.
 public struct WorkerOutcome: Sendable {
@@ -41,11 +42,11 @@ public final class WorkerPool {
         self.timeout = timeout
     }
 
-    /// `next` returns the next job's tag and an open runner directory descriptor (the pool
-    /// closes it once the server holds its copy), or nil when there is no more work.
+    /// `next` returns the next job's tag, what kind of source it is and an open descriptor on it
+    /// (the pool closes it once the server holds its copy), or nil when there is no more work.
     /// `complete` is called once per tag. `shouldStop` is polled between steps.
     public func run(
-        next: () -> (tag: Int32, directory: Int32)?,
+        next: () -> (tag: Int32, source: RunnerSource, descriptor: Int32)?,
         complete: (Int32, WorkerOutcome) -> Void,
         shouldStop: () -> Bool
     ) throws(SystemError) {
@@ -66,7 +67,7 @@ public final class WorkerPool {
             // Bounded, so slow exit reports cannot let workers pile up.
             while !stopping && !exhausted && slots.filter({ !$0.eof }).count < jobs && slots.count < jobs * 4 {
                 guard let job = next() else { exhausted = true; break }
-                slots.append(try spawn(tag: job.tag, directory: job.directory))
+                slots.append(try spawn(tag: job.tag, source: job.source, descriptor: job.descriptor))
             }
             if slots.isEmpty { return }
 
@@ -110,15 +111,15 @@ public final class WorkerPool {
         }
     }
 
-    private func spawn(tag: Int32, directory: Int32) throws(SystemError) -> Slot {
-        defer { close(directory) }
+    private func spawn(tag: Int32, source: RunnerSource, descriptor: Int32) throws(SystemError) -> Slot {
+        defer { close(descriptor) }
         var ends: [Int32] = [-1, -1]
         guard rm_pipe2(&ends, O_CLOEXEC) == 0 else { throw SystemError("pipe2") }
         defer { close(ends[1]) }
         let now = Sys.monotonicSeconds()
         var slot = Slot(tag: tag, pipe: ends[0], started: now, deadline: now + timeout)
         do throws(SystemError) {
-            try server.spawn(tag: tag, directory: directory, resultPipe: ends[1])
+            try server.spawn(tag: tag, source: source, descriptor: descriptor, resultPipe: ends[1])
         } catch {
             slot.outcome.spawnFailure = error
             slot.eof = true

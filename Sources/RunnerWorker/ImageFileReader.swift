@@ -14,7 +14,7 @@ import MetricsDecoding
 ///
 /// Opened once (`init(descriptor:)` throws); freed when the reader goes away. The descriptor
 /// stays open and belongs to the caller; it is only ever read with pread.
-public struct ImageFileReader: ~Copyable {
+public final class ImageFileReader {
     private let image: OpaquePointer
 
     /// Opens the filesystem in the image on `descriptor`. Throws `.unreadableFile` (with no
@@ -84,25 +84,10 @@ extension Worker {
     /// Reads the four files out of the image on descriptor `image` and decodes them. The
     /// image counterpart of `readAndDecode(directory:)`: same buffers, same order, same decoder.
     public static func readAndDecode(image: Int32) -> WorkerVerdict {
-        let slot = runnerFileSizeLimit + 1
-        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: slot * 4, alignment: 8)
-        defer { storage.deallocate() }
-        do throws(Rejection) {
-            let reader = try ImageFileReader(descriptor: image)
-            var lengths: [Int?] = []
-            for (index, file) in [RunnerFile.installationStart, .installed, .preJob, .postJob].enumerated() {
-                let region = UnsafeMutableRawBufferPointer(rebasing: storage[(index * slot)..<((index + 1) * slot)])
-                lengths.append(try reader.read(file, into: region))
-            }
-            func view(_ index: Int) -> UnsafeRawBufferPointer? {
-                guard let length = lengths[index] else { return nil }
-                return UnsafeRawBufferPointer(rebasing: storage[(index * slot)..<(index * slot + length)])
-            }
-            let record = try RunnerFileDecoder.decodeRecord(
-                installationStart: view(0), installed: view(1), preJob: view(2), postJob: view(3))
-            return .valid(record)
-        } catch {
+        let reader: ImageFileReader
+        do throws(Rejection) { reader = try ImageFileReader(descriptor: image) } catch {
             return .rejected(error)
         }
+        return decodeFiles { _, file, buffer throws(Rejection) in try reader.read(file, into: buffer) }
     }
 }

@@ -1,16 +1,71 @@
 import Glibc
 import MetricsDecoding
 
+/// Where a worker's runner data is: a directory (mounted image or plain directory) or, after
+/// a reboot, an unmounted image file read from userspace.
+public enum RunnerSource: Int32, Sendable {
+    case directory = 0
+    case image = 1
+}
+
+/// The two confinements, one per source; they differ only in their seccomp policy.
+public struct WorkerSandboxes: Sendable {
+    public var directory: WorkerSandbox
+    public var image: WorkerSandbox
+
+    public init(directory: WorkerSandbox, image: WorkerSandbox) {
+        self.directory = directory
+        self.image = image
+    }
+}
+
 /// The body of a worker process: confine, read, decode, answer with one frame, exit.
 /// Called by the fork server in the child, with descriptors laid out as
 /// `SeccompPolicy.Descriptor` says.
 public enum Worker {
-    public static func run(sandbox: WorkerSandbox) -> Never {
-        if sandbox.apply() != nil { _exit(WorkerExit.sandboxSetupFailed) }
-        let verdict = readAndDecode(directory: SeccompPolicy.Descriptor.runnerDirectory)
+    public static func run(_ source: RunnerSource, sandboxes: WorkerSandboxes) -> Never {
+        let descriptor = SeccompPolicy.Descriptor.runnerDirectory
+        let verdict: WorkerVerdict
+        switch source {
+        case .directory:
+            // Opening by fixed name happens between the two stages: as nobody, with
+            // no_new_privs, before the filter that then allows no open at all. No runner byte
+            // is read until the filter is on.
+            let sandbox = sandboxes.directory
+            if sandbox.confine() != nil { _exit(WorkerExit.sandboxSetupFailed) }
+            let opened = openAll(directory: descriptor)
+            if sandbox.lockDown() != nil { _exit(WorkerExit.sandboxSetupFailed) }
+            verdict = decodeFiles { index, file, buffer throws(Rejection) in
+                switch opened[index] {
+                case .success(nil): return nil
+                case .success(let fd?): return try RunnerFileReader.read(fd, file, into: buffer)
+                case .failure(let rejection): throw rejection
+                }
+            }
+        case .image:
+            if sandboxes.image.apply() != nil { _exit(WorkerExit.sandboxSetupFailed) }
+            verdict = readAndDecode(image: descriptor)
+        }
         let frame = Frame.encode(verdict)
         guard writeAll(SeccompPolicy.Descriptor.result, frame) else { _exit(WorkerExit.frameNotWritten) }
         _exit(WorkerExit.verdictWritten)
+    }
+
+    /// The four runner files in the order they are read and reported.
+    public static let files: [RunnerFile] = [.installationStart, .installed, .preJob, .postJob]
+
+    /// Opens each file (or records why not), stopping at the first refusal: later files are
+    /// never touched once the runner is already rejected.
+    static func openAll(directory: Int32) -> [Result<Int32?, Rejection>] {
+        let reader = RunnerFileReader(directory: directory)
+        var opened: [Result<Int32?, Rejection>] = []
+        for file in files {
+            do throws(Rejection) { opened.append(.success(try reader.open(file))) } catch {
+                opened.append(.failure(error))
+                break
+            }
+        }
+        return opened
     }
 
     /// Room for the four files, one byte over the limit each. Allocated once, in the fork
@@ -18,17 +73,18 @@ public enum Worker {
     nonisolated(unsafe) static let fileBuffers = UnsafeMutableRawBufferPointer.allocate(
         byteCount: (runnerFileSizeLimit + 1) * 4, alignment: 8)
 
-    /// Reads the four files and decodes them. Pure apart from the reads; also used by tests.
+    /// Reads the four files with `read` (nil: absent) into the shared buffers and decodes them.
     /// Not reentrant (one shared buffer): a worker is single-threaded and reads one runner.
-    public static func readAndDecode(directory: Int32) -> WorkerVerdict {
+    static func decodeFiles(
+        _ read: (Int, RunnerFile, UnsafeMutableRawBufferPointer) throws(Rejection) -> Int?
+    ) -> WorkerVerdict {
         let slot = runnerFileSizeLimit + 1
         let storage = fileBuffers
-        let reader = RunnerFileReader(directory: directory)
         do throws(Rejection) {
             var lengths: [Int?] = []
-            for (index, file) in [RunnerFile.installationStart, .installed, .preJob, .postJob].enumerated() {
+            for (index, file) in files.enumerated() {
                 let region = UnsafeMutableRawBufferPointer(rebasing: storage[(index * slot)..<((index + 1) * slot)])
-                lengths.append(try reader.read(file, into: region))
+                lengths.append(try read(index, file, region))
             }
             func view(_ index: Int) -> UnsafeRawBufferPointer? {
                 guard let length = lengths[index] else { return nil }
@@ -40,6 +96,13 @@ public enum Worker {
         } catch {
             return .rejected(error)
         }
+    }
+
+    /// Reads the four files of a runner directory and decodes them, with no sandbox in
+    /// between (tests, fuzzing, warm-up).
+    public static func readAndDecode(directory: Int32) -> WorkerVerdict {
+        let reader = RunnerFileReader(directory: directory)
+        return decodeFiles { _, file, buffer throws(Rejection) in try reader.read(file, into: buffer) }
     }
 
     static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {

@@ -43,9 +43,14 @@ public struct WorkerSandbox: Sendable {
         self.addressSpaceBytes = addressSpaceBytes
     }
 
-    /// Applies every layer or reports the first that failed. Allocation-free apart from the
-    /// filter bytes, which were allocated before fork.
+    /// Every layer, in order (what the test probe uses before it misbehaves).
     public func apply() -> SandboxStep? {
+        confine() ?? lockDown()
+    }
+
+    /// Everything but the seccomp filter: limits, identity, no_new_privs. After this the
+    /// worker is nobody with no capability; a directory worker opens its four files now.
+    public func confine() -> SandboxStep? {
         let limits: [(Int32, UInt64, UInt64)] = [
             (rm_rlimit_cpu, UInt64(cpuSeconds), UInt64(cpuSeconds + 1)),
             (rm_rlimit_as, UInt64(addressSpaceBytes), UInt64(addressSpaceBytes)),
@@ -66,8 +71,13 @@ public struct WorkerSandbox: Sendable {
         guard rm_set_not_dumpable() == 0 else { return .dumpable }
         guard rm_set_parent_death_signal(SIGKILL) == 0 else { return .parentDeath }
         guard rm_set_no_new_privs() == 0 else { return .noNewPrivileges }
-        let installed = filter.bytes.withUnsafeBytes { rm_install_seccomp_filter($0.baseAddress, $0.count) }
-        guard installed == 0 else { return .seccomp }
         return nil
+    }
+
+    /// The seccomp filter, last: nothing after it may need a denied call. Allocation-free (the
+    /// program bytes were allocated before fork).
+    public func lockDown() -> SandboxStep? {
+        let installed = filter.bytes.withUnsafeBytes { rm_install_seccomp_filter($0.baseAddress, $0.count) }
+        return installed == 0 ? nil : .seccomp
     }
 }

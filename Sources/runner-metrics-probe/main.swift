@@ -24,6 +24,10 @@ func misbehave() -> Never {
     case "open-write": _ = probe_syscall(probe_sys_openat, Int(SeccompPolicy.Descriptor.runnerDirectory), 0, Int(O_WRONLY | O_NOFOLLOW | O_NONBLOCK))
     case "open-create": _ = probe_syscall(probe_sys_openat, Int(SeccompPolicy.Descriptor.runnerDirectory), 0, Int(O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK))
     case "open-outside": _ = probe_syscall(probe_sys_openat, Int(AT_FDCWD), 0, Int(O_RDONLY | O_NOFOLLOW | O_NONBLOCK))
+    case "open-read":
+        // Even a read-only open under the runner directory is refused once the filter is on:
+        // a filter cannot see the path, and "/etc/passwd" would ignore the descriptor.
+        _ = probe_syscall(probe_sys_openat, Int(SeccompPolicy.Descriptor.runnerDirectory), 0, Int(O_RDONLY | O_NOFOLLOW | O_NONBLOCK))
     case "clone": _ = probe_syscall(probe_sys_clone, Int(SIGCHLD), 0, 0)
     case "ptrace": _ = probe_syscall(probe_sys_ptrace, 0, 0, 0)
     case "kill": _ = probe_syscall(probe_sys_kill, 1, 0, 0)
@@ -49,11 +53,6 @@ func misbehave() -> Never {
     case "close-without-frame":
         close(SeccompPolicy.Descriptor.result)
         _exit(0)
-    case "honest":
-        let verdict = Worker.readAndDecode(directory: SeccompPolicy.Descriptor.runnerDirectory)
-        let frame = Frame.encode(verdict)
-        _ = frame.withUnsafeBytes { write(SeccompPolicy.Descriptor.result, $0.baseAddress, $0.count) }
-        _exit(0)
     default:
         _exit(64)
     }
@@ -73,8 +72,10 @@ config.jobs = 2
 let status = ExtractCommandRunner.run(
     config: config, textfileDir: nil, diagnostics: Diagnostics(quiet: true), printJSON: true,
     startServer: { timeout in
-        let sandbox = try WorkerLauncher.productionSandbox(timeout: timeout)
-        return try ForkServer.start {
+        let sandboxes = try WorkerLauncher.productionSandboxes(timeout: timeout)
+        return try ForkServer.start { source in
+            let sandbox = source == .image ? sandboxes.image : sandboxes.directory
+            if mode == "honest" { Worker.run(source, sandboxes: sandboxes) }
             if sandbox.apply() != nil { _exit(WorkerExit.sandboxSetupFailed) }
             misbehave()
         }

@@ -59,19 +59,36 @@ import Testing
         #expect(try String(contentsOfFile: probe + "/post-job-metrics.json", encoding: .utf8) == corrupt["post-job-metrics.json"])
     }
 
-    /// After a reboot the images are not mounted. The tool does not mount attacker images in
-    /// the host's mount namespace; it leaves them for a later run and says so.
-    @Test func unmountedImageAfterRebootIsKeptNotDeleted() throws {
+    /// After a reboot the images are not mounted. The tool never mounts an attacker's image in
+    /// the host kernel: the worker reads the image file from userspace (libext2fs) inside its
+    /// sandbox. Honest ones are issued and deleted, hostile ones quarantined, nothing is mounted.
+    @Test func unmountedImagesAfterRebootAreReadFromUserspace() throws {
         let tree = try TestTree()
-        try mountedRunner(tree, "rebooted", Sample.complete)
-        try Tool.sh("umount '\(tree.fs)/rebooted'")
+        try mountedRunner(tree, "rebooted-honest", Sample.complete)
+        var corrupt = Sample.complete
+        corrupt["pre-job-metrics.json"] = #"{"workflow": "CI", "workflow": "CD"}"#
+        try mountedRunner(tree, "rebooted-hostile", corrupt)
+        try Tool.sh("umount '\(tree.fs)/rebooted-honest' '\(tree.fs)/rebooted-hostile'")
+        #expect(mountsUnder(tree.root).isEmpty)
+
         let result = try tree.extract()
-        #expect(result.status == 0, "\(result.stderr)")
-        #expect(summary(result)["kept"] == 1)
-        #expect(tree.exists(tree.images + "/rebooted.img"))
-        #expect(tree.exists(tree.fs + "/rebooted"))
-        #expect(tree.metricLines.isEmpty)
-        #expect(result.stderr.contains("not mounted"))
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(tree.metricLines == [Sample.installedLine, Sample.startLine, Sample.stopLine])
+        #expect(mountsUnder(tree.root).isEmpty, "an image was mounted on the host")
+        #expect(try loopDevicesBacking(tree.root) == "")
+        for name in ["rebooted-honest", "rebooted-hostile"] {
+            #expect(!tree.exists(tree.fs + "/" + name))
+            #expect(!tree.exists(tree.images + "/" + name + ".img"))
+        }
+        #expect(tree.reasons == ["rebooted-hostile": "duplicate-key"])
+        let evidence = try #require(tree.auditEntries.first?["evidence"] as? String)
+        #expect(evidence.hasSuffix(".img"))
+
+        // An operator sees why, from the evidence image, without mounting it.
+        let inspect = try Tool.run(Tool.runnerMetrics, ["inspect", evidence, "--json"])
+        #expect(inspect.status == 3)
+        #expect(inspect.stdout.contains(#""reason": "duplicate-key""#))
+        #expect(mountsUnder(tree.root).isEmpty)
     }
 
     /// The worker is really confined: a worker that makes a forbidden system call dies by

@@ -35,6 +35,7 @@ struct WorkerFailureCase: Sendable, CustomTestStringConvertible {
         WorkerFailureCase(mode: "open-write", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
         WorkerFailureCase(mode: "open-create", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
         WorkerFailureCase(mode: "open-outside", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
+        WorkerFailureCase(mode: "open-read", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
         WorkerFailureCase(mode: "clone", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
         WorkerFailureCase(mode: "ptrace", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
         WorkerFailureCase(mode: "kill", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
