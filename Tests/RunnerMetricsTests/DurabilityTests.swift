@@ -141,3 +141,72 @@ import Testing
         assertExactlyOnce(tree, expected, corrupt)
     }
 }
+
+/// The metrics log rotated by Debian's real logrotate with the upstream stanza (`rotate 0`,
+/// `missingok`, `notifempty`, `create`, plus the shipped wait for the run lock), between runs
+/// and while a run is writing. Promtail is emulated by a prerotate line that ships the file's
+/// content just before it is rotated away; shipped + current must hold every line once.
+@Suite(.serialized) struct LogRotationTests {
+    @Test func rotationBetweenAndDuringRunsLosesAndRepeatsNothing() throws {
+        let tree = try TestTree()
+        try TestTree.directory(tree.state)
+        let shipped = tree.root + "/shipped-by-promtail.log"
+        let suggested = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Security/logrotate/runner-metrics-metrics.suggested"), encoding: .utf8)
+        let config = suggested
+            .replacingOccurrences(of: "/var/log/github-runner-metrics.log", with: tree.metricsLog)
+            .replacingOccurrences(of: "/var/lib/runner-metrics", with: tree.state)
+            .replacingOccurrences(of: "    endscript", with: "        cat '\(tree.metricsLog)' >> '\(shipped)'\n    endscript")
+        let configPath = tree.root + "/logrotate.conf"
+        _ = FileManager.default.createFile(atPath: configPath, contents: Data(config.utf8))
+        chmod(configPath, 0o644)
+        func rotate() throws -> Tool.Result {
+            try Tool.run("/usr/sbin/logrotate", ["-f", "-s", tree.root + "/logrotate.state", configPath])
+        }
+
+        var expected: [String] = []
+        func addRunners(_ prefix: String, _ count: Int) throws {
+            for index in 0..<count {
+                let t = 1_700_000_000 + index
+                try tree.runner("\(prefix)-\(index)", [
+                    "runner-installed.timestamp": "\(t)",
+                    "pre-job-metrics.json": #"{"workflow": "\#(prefix)", "repository": "org/repo", "event": "push", "timestamp": \#(t + 30), "workflow_run_id": "\#(index)"}"#,
+                ])
+                expected.append(#"{"timestamp": \#(t + 30).0, "event": "runner_start", "flavor": "small", "workflow": "\#(prefix)", "repo": "org/repo", "github_event": "push", "idle": 30.0}"#)
+            }
+        }
+
+        // Between runs.
+        for round in 0..<3 {
+            try addRunners("between\(round)", 20)
+            #expect(try tree.extract().status == 0)
+            let rotated = try rotate()
+            #expect(rotated.status == 0, "\(rotated.stderr)")
+        }
+        // During a run: logrotate starts while the run holds its lock and waits for it.
+        try addRunners("during", 600)
+        let run = Process()
+        run.executableURL = URL(fileURLWithPath: Tool.runnerMetrics)
+        run.arguments = ["extract"] + tree.standardArguments + ["--jobs", "1"]
+        run.standardOutput = FileHandle.nullDevice
+        run.standardError = FileHandle.nullDevice
+        try run.run()
+        // Once its first batch is out (notifempty would skip an empty log), rotate.
+        #expect(TestTree.waitUntil(20) { !tree.metricLines.isEmpty })
+        #expect(run.isRunning, "the run ended before the rotation started; the test proved less")
+        let rotated = try rotate()
+        run.waitUntilExit()
+        #expect(run.terminationStatus == 0)
+        #expect(rotated.status == 0, "\(rotated.stderr)")
+        // And a last run after that rotation writes into the new file.
+        try addRunners("after", 20)
+        #expect(try tree.extract().status == 0)
+
+        let shippedLines = ((try? String(contentsOfFile: shipped, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        let all = shippedLines + tree.metricLines
+        #expect(all.count == expected.count)
+        #expect(Set(all) == Set(expected))
+        #expect(tree.metricLines.count == 20, "the last run's lines are in the current file")
+    }
+}
