@@ -52,6 +52,11 @@ public final class ExtractRun {
         finish()
     }
 
+    /// Adds the wall time since `start` to a phase of `summary.phaseSeconds`.
+    func account(_ phase: String, since start: Double) {
+        summary.phaseSeconds[phase, default: 0] += Sys.monotonicSeconds() - start
+    }
+
     func fail(_ message: String, runner: String? = nil) {
         summary.errors += 1
         diagnostics.emit(.error, message, runner: runner)
@@ -123,6 +128,7 @@ public final class ExtractRun {
                 complete: { tag, outcome in
                     guard let name = inFlight.removeValue(forKey: tag) else { return }
                     summary.workerSeconds.append(outcome.seconds)
+                    summary.workerMaxRSSKiB = max(summary.workerMaxRSSKiB, outcome.maxRSSKiB)
                     pending.append(Pending(location: location(name), verdict: VerdictClassifier.classify(outcome)))
                     if pending.count >= config.batchSize {
                         flush(pending)
@@ -222,9 +228,11 @@ public final class ExtractRun {
                 quarantines.append(Quarantine(location: item.location, evidence: evidence, entry: entry))
             }
         }
+        let journalStart = Sys.monotonicSeconds()
         do throws(SystemError) {
             try journal.append(records)
             try journal.sync()
+            account("journal", since: journalStart)
         } catch {
             fail("journal: \(error); the batch is kept")
             summary.kept += issues.count + quarantines.count
@@ -232,6 +240,7 @@ public final class ExtractRun {
         }
 
         // 1. Events, then one fsync for the batch. A runner is deleted only after this.
+        let logStart = Sys.monotonicSeconds()
         var issued: [Issue] = []
         var written: [Journal.Record] = []
         var failed = false
@@ -268,8 +277,10 @@ public final class ExtractRun {
             }
         }
         try? journal.append(written)
+        account("metrics_log", since: logStart)
 
         // 2. Quarantine: move the evidence, then audit it.
+        let quarantineStart = Sys.monotonicSeconds()
         var audited: [Journal.Record] = []
         var movedAny = false
         for item in quarantines {
@@ -295,7 +306,11 @@ public final class ExtractRun {
             try? journal.append(audited)
         }
 
+        account("quarantine", since: quarantineStart)
+
         // 3. Delete what is durable.
+        let deleteStart = Sys.monotonicSeconds()
+        defer { account("delete", since: deleteStart) }
         var done: [Journal.Record] = []
         for issue in issued {
             do throws(SystemError) {
@@ -316,6 +331,8 @@ public final class ExtractRun {
     /// Makes the batch's renames and unlinks durable, then empties the journal (keeping only
     /// runners whose events are out but whose deletion failed).
     func finish() {
+        let start = Sys.monotonicSeconds()
+        defer { account("directory_fsync_and_journal", since: start) }
         for directory in [config.runnerFSDir, config.imagesDir, config.quarantineDir] {
             do throws(SystemError) { try Sys.fsyncDirectory(directory) } catch {
                 if error.code != ENOENT { fail("fsync \(directory): \(error)") }

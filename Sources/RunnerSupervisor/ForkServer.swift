@@ -20,20 +20,23 @@ public struct ForkServerMessage: Equatable, Sendable {
     public var kind: Kind
     public var tag: Int32
     public var value: Int32
+    /// exited: the worker's peak resident set in KiB (wait4's ru_maxrss).
+    public var extra: Int32
 
-    static let size = 12
+    static let size = 16
 
-    var bytes: [Int32] { [kind.rawValue, tag, value] }
+    var bytes: [Int32] { [kind.rawValue, tag, value, extra] }
 
-    init(_ kind: Kind, tag: Int32, value: Int32 = 0) {
+    init(_ kind: Kind, tag: Int32, value: Int32 = 0, extra: Int32 = 0) {
         self.kind = kind
         self.tag = tag
         self.value = value
+        self.extra = extra
     }
 
     init?(_ words: [Int32]) {
-        guard words.count == 3, let kind = Kind(rawValue: words[0]) else { return nil }
-        self.init(kind, tag: words[1], value: words[2])
+        guard words.count == 4, let kind = Kind(rawValue: words[0]) else { return nil }
+        self.init(kind, tag: words[1], value: words[2], extra: words[3])
     }
 }
 
@@ -87,7 +90,7 @@ public final class ForkServer {
 
     /// Reads one message; nil when the server has gone away.
     public func receive() throws(SystemError) -> ForkServerMessage? {
-        var words: [Int32] = [0, 0, 0]
+        var words: [Int32] = [0, 0, 0, 0]
         var fds: [Int32] = [-1]
         var count: Int32 = 0
         let n = words.withUnsafeMutableBytes { buffer in
@@ -156,15 +159,17 @@ struct ForkServerLoop {
                 if polls[index + 1].revents != 0 {
                     let child = children[index]
                     var status: Int32 = 0
-                    while waitpid(child.pid, &status, 0) < 0 && errno == EINTR {}
+                    var usage = rusage()
+                    while wait4(child.pid, &status, 0, &usage) < 0 && errno == EINTR {}
                     close(child.pidfd)
                     children.remove(at: index)
-                    send(control, ForkServerMessage(.exited, tag: child.tag, value: status))
+                    send(control, ForkServerMessage(.exited, tag: child.tag, value: status,
+                                                    extra: Int32(clamping: usage.ru_maxrss)))
                 }
                 index -= 1
             }
             guard polls[0].revents != 0 else { continue }
-            var words: [Int32] = [0, 0, 0]
+            var words: [Int32] = [0, 0, 0, 0]
             var fds: [Int32] = [-1, -1]
             var count: Int32 = 0
             let n = words.withUnsafeMutableBytes { buffer in

@@ -1,3 +1,4 @@
+import Glibc
 import MetricsDecoding
 
 /// What a run did, for `--json`, the human summary, the textfile and the exit status.
@@ -13,6 +14,10 @@ public struct RunSummary: Sendable, Equatable {
     public var errors = 0
     public var quarantinedByReason: [ReasonCode: Int] = [:]
     public var workerSeconds: [Double] = []
+    /// Peak resident set of any worker, KiB.
+    public var workerMaxRSSKiB = 0
+    /// Where the supervisor's time went, seconds (README, "Performance").
+    public var phaseSeconds: [String: Double] = [:]
     public var durationSeconds = 0.0
     public var interrupted = false
 
@@ -46,6 +51,12 @@ public struct RunSummary: Sendable, Equatable {
         members.append(("duration_seconds", String(durationSeconds)))
         members.append(("worker_p50_seconds", String(workerPercentile(0.50))))
         members.append(("worker_p99_seconds", String(workerPercentile(0.99))))
+        members.append(("worker_max_rss_kib", String(workerMaxRSSKiB)))
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        members.append(("supervisor_max_rss_kib", String(usage.ru_maxrss)))
+        let phases = phaseSeconds.sorted { $0.key < $1.key }.map { (JSONText.string($0.key), String($0.value)) }
+        members.append(("phase_seconds", "{" + phases.map { "\($0.0): \($0.1)" }.joined(separator: ", ") + "}"))
         return JSONText.object(members)
     }
 

@@ -16,6 +16,8 @@ public struct WorkerOutcome: Sendable {
     /// The fork server could not start the worker; not the runner's doing.
     public var spawnFailure: SystemError?
     public var seconds: Double = 0
+    /// Peak resident set of the worker, KiB.
+    public var maxRSSKiB = 0
 }
 
 /// Runs workers through the fork server, up to `jobs` at a time, from one single-threaded
@@ -162,6 +164,7 @@ public final class WorkerPool {
             slots[index].eof = true
         case .exited:
             slots[index].outcome.termination = Termination(waitStatus: message.value)
+            slots[index].outcome.maxRSSKiB = Int(message.extra)
         case .spawn, .kill:
             break
         }

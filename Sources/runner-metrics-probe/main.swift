@@ -76,6 +76,16 @@ let status = ExtractCommandRunner.run(
         return try ForkServer.start { source in
             let sandbox = source == .image ? sandboxes.image : sandboxes.directory
             if mode == "honest" { Worker.run(source, sandboxes: sandboxes) }
+            if mode == "stuck-marker" {
+                // Honest, except in a runner directory holding a file named `stuck`: then spin
+                // (the benchmark's stuck-worker scenario).
+                var status = stat()
+                if fstatat(SeccompPolicy.Descriptor.runnerDirectory, "stuck", &status, AT_SYMLINK_NOFOLLOW) != 0 {
+                    Worker.run(source, sandboxes: sandboxes)
+                }
+                if sandbox.apply() != nil { _exit(WorkerExit.sandboxSetupFailed) }
+                while true {}
+            }
             if sandbox.apply() != nil { _exit(WorkerExit.sandboxSetupFailed) }
             misbehave()
         }
