@@ -13,6 +13,9 @@ public final class ExtractRun {
     /// Runners whose events are durable but whose deletion failed: they stay in the journal so
     /// the next run deletes them without issuing again.
     var outstanding: [Journal.Record] = []
+    /// Runners recovery still owes a deletion (their events are out): never extracted again,
+    /// only deleted, or kept while deletion keeps failing.
+    var owedDeletion: Set<String> = []
 
     var journal: Journal!
     var metricsLog: AppendLog!
@@ -92,6 +95,13 @@ public final class ExtractRun {
             }
             if config.ignore.contains(name) {
                 summary.ignored += 1
+                continue
+            }
+            if owedDeletion.contains(name) {
+                // Its events were issued by an earlier run; extracting it again would issue them
+                // twice. Recovery already tried (and failed) to delete it.
+                summary.kept += 1
+                diagnostics.emit(.warning, "kept: events already issued, deletion still failing; not extracted again", runner: name)
                 continue
             }
             names.append(name)
@@ -273,6 +283,10 @@ public final class ExtractRun {
             } catch {
                 fail("metrics log fsync: \(error); batch kept for the next run")
                 summary.kept += issued.count
+                // The lines may already be readable in the page cache (and shipped): keep their
+                // intents, so the next run's recovery looks for them in the log before
+                // extracting those runners again.
+                for record in records { if case .intent = record { outstanding.append(record) } }
                 issued.removeAll()
             }
         }

@@ -48,7 +48,7 @@ public final class ForkServer {
     /// Forks the server. `body` runs in each worker child with descriptors 0 and 2 on
     /// /dev/null, 1 the result pipe and 3 the runner directory or image, and must never return.
     /// `warmUp` runs once in the server before it forks anything (see `Worker.warmUp`).
-    public static func start(warmUp: () -> Void = {}, body: @escaping (RunnerSource) -> Never) throws(SystemError) -> ForkServer {
+    public static func start(warmUp: () -> Void = {}, body: @escaping (RunnerSource, Int32) -> Never) throws(SystemError) -> ForkServer {
         var pair: [Int32] = [-1, -1]
         guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
             throw SystemError("socketpair")
@@ -115,7 +115,7 @@ public final class ForkServer {
 struct ForkServerLoop {
     let control: Int32
     let devNull: Int32
-    let body: (RunnerSource) -> Never
+    let body: (RunnerSource, Int32) -> Never
 
     struct Child {
         var tag: Int32
@@ -198,7 +198,7 @@ struct ForkServerLoop {
                     dup2(fds[0], 3)
                     _ = rm_close_from(4)
                     signal(SIGPIPE, SIG_DFL)  // writing a frame nobody reads ends the worker
-                    body(source)
+                    body(source, message.tag)
                 }
                 let forkErrno = errno
                 close(fds[0])

@@ -23,9 +23,10 @@ public struct RunSummary: Sendable, Equatable {
 
     public init() {}
 
-    /// 0 all handled, none rejected; 3 completed with rejections; 1 operational failure.
+    /// 0 all handled, none rejected; 3 completed with rejections; 1 operational failure,
+    /// including any runner kept for a later run (someone should look).
     public var exitStatus: Int32 {
-        if errors > 0 || interrupted { return 1 }
+        if errors > 0 || interrupted || kept > 0 { return 1 }
         if quarantined > 0 || skipped > 0 { return 3 }
         return 0
     }

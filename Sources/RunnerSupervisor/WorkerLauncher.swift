@@ -20,6 +20,6 @@ public enum WorkerLauncher {
 
     public static func start(timeout: Double) throws -> ForkServer {
         let sandboxes = try productionSandboxes(timeout: timeout)
-        return try ForkServer.start(warmUp: Worker.warmUp) { source in Worker.run(source, sandboxes: sandboxes) }
+        return try ForkServer.start(warmUp: Worker.warmUp) { source, slot in Worker.run(source, sandboxes: sandboxes, slot: slot) }
     }
 }

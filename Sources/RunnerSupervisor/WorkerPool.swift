@@ -73,29 +73,22 @@ public final class WorkerPool {
             }
             if slots.isEmpty { return }
 
-            polls.removeAll(keepingCapacity: true)
-            polls.append(pollfd(fd: server.socket, events: Int16(POLLIN), revents: 0))
-            for slot in slots { polls.append(pollfd(fd: slot.eof ? -1 : slot.pipe, events: Int16(POLLIN), revents: 0)) }
             let now = Sys.monotonicSeconds()
             let nearest = slots.filter { !$0.killRequested }.map(\.deadline).min()
             let wait = nearest.map { max(0, Int32((($0 - now) * 1000).rounded(.up))) } ?? -1
-            let ready = poll(&polls, nfds_t(polls.count), wait)
-            if ready < 0 && errno != EINTR { throw SystemError("poll") }
-
-            if ready > 0 {
-                for index in slots.indices where polls[index + 1].revents != 0 {
-                    try drain(&slots[index])
-                }
-                if polls[0].revents != 0 {
-                    guard let message = try server.receive() else { throw SystemError("fork server exited", EPIPE) }
-                    apply(message, to: &slots)
-                }
-            }
+            try pollOnce(&slots, &polls, timeout: wait)
             let after = Sys.monotonicSeconds()
-            for index in slots.indices where !slots[index].killRequested && after >= slots[index].deadline {
-                slots[index].killRequested = true
-                slots[index].outcome.timedOut = true
-                try server.kill(tag: slots[index].tag)
+            if slots.contains(where: { !$0.killRequested && after >= $0.deadline && !($0.eof && $0.outcome.termination != nil) }) {
+                // Before blaming a worker, take in everything already queued: a worker whose
+                // frame or exit report is waiting (say, while the supervisor was busy making a
+                // batch durable) has finished, however late we look at it.
+                while try pollOnce(&slots, &polls, timeout: 0) {}
+                for index in slots.indices where !slots[index].killRequested && after >= slots[index].deadline
+                    && !(slots[index].eof && slots[index].outcome.termination != nil) {
+                    slots[index].killRequested = true
+                    slots[index].outcome.timedOut = true
+                    try server.kill(tag: slots[index].tag)
+                }
             }
             var index = 0
             while index < slots.count {
@@ -111,6 +104,26 @@ public final class WorkerPool {
                 }
             }
         }
+    }
+
+    /// One poll over the fork server's socket and every open result pipe; handles what is
+    /// ready. Returns whether anything was.
+    @discardableResult
+    private func pollOnce(_ slots: inout [Slot], _ polls: inout [pollfd], timeout: Int32) throws(SystemError) -> Bool {
+        polls.removeAll(keepingCapacity: true)
+        polls.append(pollfd(fd: server.socket, events: Int16(POLLIN), revents: 0))
+        for slot in slots { polls.append(pollfd(fd: slot.eof ? -1 : slot.pipe, events: Int16(POLLIN), revents: 0)) }
+        let ready = poll(&polls, nfds_t(polls.count), timeout)
+        if ready < 0 && errno != EINTR { throw SystemError("poll") }
+        guard ready > 0 else { return false }
+        for index in slots.indices where polls[index + 1].revents != 0 {
+            try drain(&slots[index])
+        }
+        if polls[0].revents != 0 {
+            guard let message = try server.receive() else { throw SystemError("fork server exited", EPIPE) }
+            apply(message, to: &slots)
+        }
+        return true
     }
 
     private func spawn(tag: Int32, source: RunnerSource, descriptor: Int32) throws(SystemError) -> Slot {
@@ -141,9 +154,10 @@ public final class WorkerPool {
             }
             if n == 0 { slot.eof = true; return }
             if slot.outcome.overflowed { return }
-            let room = Frame.maxSize + 1 - slot.outcome.frame.count
+            // The frame plus the one-byte confinement marker before it.
+            let room = Frame.maxSize + 2 - slot.outcome.frame.count
             slot.outcome.frame.append(contentsOf: chunk[0..<min(n, room)])
-            if slot.outcome.frame.count > Frame.maxSize {
+            if slot.outcome.frame.count > Frame.maxSize + 1 {
                 slot.outcome.overflowed = true
                 slot.outcome.frame.removeAll()
                 if !slot.killRequested {

@@ -67,7 +67,7 @@ public struct SeccompPolicy: Sendable, Equatable {
 
     /// A worker on a mounted (or plain) runner directory. It opened its four files before the
     /// filter went on (by fixed name under descriptor 3, lstat first, O_NOFOLLOW|O_NONBLOCK,
-    /// as nobody): from here on it can only read descriptors it already holds. No open at all
+    /// unprivileged): from here on it can only read descriptors it already holds. No open at all
     /// is allowed — a filter cannot see an openat path, and an absolute path would ignore the
     /// directory descriptor.
     public static let directoryWorker = SeccompPolicy(rules: [
@@ -80,9 +80,7 @@ public struct SeccompPolicy: Sendable, Equatable {
     public static let imageWorker = SeccompPolicy(rules: [
         SyscallRule("pread64", [.equals(index: 0, value: UInt64(Descriptor.runnerDirectory))],
                     reason: "libext2fs reads blocks of the runner's image at explicit offsets, on descriptor 3 only"),
-        SyscallRule("newfstatat", [
-            .equals(index: 0, value: UInt64(Descriptor.runnerDirectory)),
-            .maskedEquals(index: 3, mask: 0xffff_ffff, value: UInt64(rm_at_empty_path)),
-        ], reason: "fstat the image on descriptor 3 (AT_EMPTY_PATH) for its size and type"),
+        SyscallRule("fstat", [.equals(index: 0, value: UInt64(Descriptor.runnerDirectory))],
+                    reason: "fstat the image on descriptor 3 for its size and type (the fstat system call, which takes no path, unlike newfstatat)"),
     ] + common)
 }

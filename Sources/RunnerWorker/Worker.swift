@@ -23,18 +23,19 @@ public struct WorkerSandboxes: Sendable {
 /// Called by the fork server in the child, with descriptors laid out as
 /// `SeccompPolicy.Descriptor` says.
 public enum Worker {
-    public static func run(_ source: RunnerSource, sandboxes: WorkerSandboxes) -> Never {
+    public static func run(_ source: RunnerSource, sandboxes: WorkerSandboxes, slot: Int32) -> Never {
         let descriptor = SeccompPolicy.Descriptor.runnerDirectory
         let verdict: WorkerVerdict
         switch source {
         case .directory:
-            // Opening by fixed name happens between the two stages: as nobody, with
+            // Opening by fixed name happens between the two stages: unprivileged, with
             // no_new_privs, before the filter that then allows no open at all. No runner byte
             // is read until the filter is on.
-            let sandbox = sandboxes.directory
+            let sandbox = sandboxes.directory.forSlot(slot)
             if sandbox.confine() != nil { _exit(WorkerExit.sandboxSetupFailed) }
             let opened = openAll(directory: descriptor)
             if sandbox.lockDown() != nil { _exit(WorkerExit.sandboxSetupFailed) }
+            announceConfined()
             verdict = decodeFiles { index, file, buffer throws(Rejection) in
                 switch opened[index] {
                 case .success(nil): return nil
@@ -43,12 +44,25 @@ public enum Worker {
                 }
             }
         case .image:
-            if sandboxes.image.apply() != nil { _exit(WorkerExit.sandboxSetupFailed) }
+            if sandboxes.image.forSlot(slot).apply() != nil { _exit(WorkerExit.sandboxSetupFailed) }
+            announceConfined()
             verdict = readAndDecode(image: descriptor)
         }
         let frame = Frame.encode(verdict)
         guard writeAll(SeccompPolicy.Descriptor.result, frame) else { _exit(WorkerExit.frameNotWritten) }
         _exit(WorkerExit.verdictWritten)
+    }
+
+    /// Written to the result pipe once the filter is on and before the first runner byte is
+    /// read. From then on the worker may be compromised, so the supervisor judges every ending
+    /// after the marker as the runner's doing — including the "sandbox setup failed" status,
+    /// which only a worker without the marker may use to say "not the runner's fault".
+    public static let confinedMarker: UInt8 = 0x2A
+
+    /// Writes the marker; a worker that cannot is ended as a setup failure (nothing read yet).
+    public static func announceConfined() {
+        var marker = confinedMarker
+        guard write(SeccompPolicy.Descriptor.result, &marker, 1) == 1 else { _exit(WorkerExit.sandboxSetupFailed) }
     }
 
     /// The four runner files in the order they are read and reported.

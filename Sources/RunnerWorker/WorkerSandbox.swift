@@ -31,11 +31,22 @@ public struct WorkerSandbox: Sendable {
     public var cpuSeconds: Int
     /// Address-space ceiling; set from the fork server's own size plus headroom.
     public var addressSpaceBytes: Int
-    /// The unprivileged identity the worker reads as (nobody:nogroup), so that it holds no
-    /// capability: a mode-000 file, a root-only file reached through a hard link, or a file in
-    /// a directory it cannot search is refused by the kernel, not by our code.
-    public var userID: uid_t = 65534
-    public var groupID: gid_t = 65534
+    /// The unprivileged identity the worker reads as: a uid and gid of its own, from a range no
+    /// account uses (`WorkerIdentity`), with no supplementary groups and so no capability. A
+    /// mode-000 file, a root-only file reached through a hard link, or a file in a directory
+    /// it cannot search is refused by the kernel, not by our code; and no other process —
+    /// another worker, or some daemon running as nobody — shares its uid, so none can signal
+    /// or ptrace it.
+    public var userID: uid_t = WorkerIdentity.base
+    public var groupID: gid_t = WorkerIdentity.base
+
+    /// This sandbox for the worker in slot `slot` (the fork server's request tag).
+    public func forSlot(_ slot: Int32) -> WorkerSandbox {
+        var copy = self
+        copy.userID = WorkerIdentity.id(forSlot: slot)
+        copy.groupID = WorkerIdentity.id(forSlot: slot)
+        return copy
+    }
 
     public init(filter: CompiledFilter, cpuSeconds: Int, addressSpaceBytes: Int) {
         self.filter = filter
@@ -79,5 +90,17 @@ public struct WorkerSandbox: Sendable {
     public func lockDown() -> SandboxStep? {
         let installed = filter.bytes.withUnsafeBytes { rm_install_seccomp_filter($0.baseAddress, $0.count) }
         return installed == 0 ? nil : .seccomp
+    }
+}
+
+/// Worker uids and gids: 0x7FF00000 + (slot mod 4096). Below 2^31 (some tools mishandle larger
+/// ids), far above distribution, systemd-dynamic and container sub-id ranges, and never
+/// mapped to an account. Concurrent workers get different ids (at most 4 × --jobs are alive).
+public enum WorkerIdentity {
+    public static let base: UInt32 = 0x7FF0_0000
+    public static let count: Int32 = 4096
+
+    public static func id(forSlot slot: Int32) -> UInt32 {
+        base + UInt32(truncatingIfNeeded: ((slot % count) + count) % count)
     }
 }

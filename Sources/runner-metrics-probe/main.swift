@@ -35,6 +35,9 @@ func misbehave() -> Never {
     case "mprotect-exec": _ = probe_syscall(probe_sys_mprotect, 0, 4096, Int(PROT_READ | PROT_EXEC))
     case "unlink": _ = probe_syscall(probe_sys_unlinkat, Int(SeccompPolicy.Descriptor.runnerDirectory), 0, 0)
     case "exit-nonzero": _exit(9)
+    case "exit-71":
+        // A compromised worker claiming "sandbox setup failed" after the marker: still hostile.
+        _exit(WorkerExit.sandboxSetupFailed)
     case "abort": abort()
     case "loop": while true { _ = getppid }
     case "flood":
@@ -73,20 +76,22 @@ let status = ExtractCommandRunner.run(
     config: config, textfileDir: nil, diagnostics: Diagnostics(quiet: true), printJSON: true,
     startServer: { timeout in
         let sandboxes = try WorkerLauncher.productionSandboxes(timeout: timeout)
-        return try ForkServer.start { source in
-            let sandbox = source == .image ? sandboxes.image : sandboxes.directory
-            if mode == "honest" { Worker.run(source, sandboxes: sandboxes) }
+        return try ForkServer.start { source, slot in
+            let sandbox = (source == .image ? sandboxes.image : sandboxes.directory).forSlot(slot)
+            if mode == "honest" { Worker.run(source, sandboxes: sandboxes, slot: slot) }
             if mode == "stuck-marker" {
                 // Honest, except in a runner directory holding a file named `stuck`: then spin
                 // (the benchmark's stuck-worker scenario).
                 var status = stat()
                 if fstatat(SeccompPolicy.Descriptor.runnerDirectory, "stuck", &status, AT_SYMLINK_NOFOLLOW) != 0 {
-                    Worker.run(source, sandboxes: sandboxes)
+                    Worker.run(source, sandboxes: sandboxes, slot: slot)
                 }
                 if sandbox.apply() != nil { _exit(WorkerExit.sandboxSetupFailed) }
                 while true {}
             }
             if sandbox.apply() != nil { _exit(WorkerExit.sandboxSetupFailed) }
+            // Misbehave as a compromised worker would: after confinement was announced.
+            Worker.announceConfined()
             misbehave()
         }
     })

@@ -39,7 +39,8 @@ import Testing
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: tree.fs)) ?? ["?"]).isEmpty)
         let audited = Set(tree.auditEntries.compactMap { $0["runner"] as? String })
         #expect(audited == corrupt)
-        #expect(tree.auditEntries.allSatisfy { $0["reason"] as? String == "invalid-json" })
+        #expect(tree.auditEntries.allSatisfy { $0["reason"] as? String == "invalid-json" },
+                "\(tree.auditLines.filter { !$0.contains("invalid-json") }.prefix(3))")
         #expect(tree.quarantined().count == corrupt.count)
     }
 

@@ -46,6 +46,8 @@ struct WorkerFailureCase: Sendable, CustomTestStringConvertible {
         // allow: the worker dies by SIGSYS before SIGABRT is ever sent. Pinned; AUDIT.md says so.
         WorkerFailureCase(mode: "abort", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
         WorkerFailureCase(mode: "exit-nonzero", reason: "worker-crashed", ending: .exitStatus(9)),
+        // "Sandbox setup failed" after the confinement marker is a compromised worker, not a host problem.
+        WorkerFailureCase(mode: "exit-71", reason: "worker-crashed", ending: .exitStatus(71)),
         WorkerFailureCase(mode: "loop", reason: "worker-timeout", ending: .killedForTime),
         WorkerFailureCase(mode: "flood", reason: "protocol-violation", ending: .signal(9)),
         WorkerFailureCase(mode: "malformed-frame", reason: "protocol-violation", ending: .exitStatus(0)),
