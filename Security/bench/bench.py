@@ -2,7 +2,8 @@
 """runner-metrics benchmark: one JSON line per scenario.
 
 usage: Security/bench/bench.py [--binary-dir .build/release] [--scenarios a,b,...] [--quick]
-Build first: `swift build -c release` (builds runner-metrics and the test probe). Needs root
+Build first: `swift build -c release --static-swift-stdlib` (builds runner-metrics and the test probe;
+the Swift runtime linked in makes each fork cheaper, see README "Performance"). Needs root
 (workers drop to nobody; the ext4 scenario mounts loop devices).
 
 Each line: scenario, runners, wall_s, runners_per_s, worker_p50_ms, worker_p99_ms,
@@ -152,7 +153,7 @@ def main():
     binary = os.path.join(a.binary_dir, "runner-metrics")
     probe = os.path.join(a.binary_dir, "runner-metrics-probe")
     if not os.access(binary, os.X_OK):
-        sys.exit(f"{binary} not found: run `swift build -c release` first")
+        sys.exit(f"{binary} not found: run `swift build -c release --static-swift-stdlib` first")
     chosen = set(a.scenarios.split(","))
     n = 200 if a.quick else 2000
     work = tempfile.mkdtemp(prefix="rm-bench-", dir="/var/tmp")

@@ -11,7 +11,9 @@ import RunnerWorker
 /// Protocol on a SOCK_SEQPACKET pair, one fixed-size message per packet:
 ///   supervisor → server: spawn(tag, source) carrying [runner directory or image, result pipe write end];
 ///                         kill(tag)
-///   server → supervisor: started(tag, pid); failed(tag, errno); exited(tag, wait status)
+///   server → supervisor: failed(tag, errno); exited(tag, wait status, peak RSS)
+/// (A successful start is not reported: the supervisor needs nothing from it, and one message
+/// and one wake-up fewer per runner is measurable.)
 /// The server reaps its children through pidfds, so a kill can never hit a recycled pid.
 public struct ForkServerMessage: Equatable, Sendable {
     public enum Kind: Int32, Sendable {
@@ -216,7 +218,6 @@ struct ForkServerLoop {
                     continue
                 }
                 children.append(Child(tag: message.tag, pid: pid, pidfd: pidfd))
-                send(control, ForkServerMessage(.started, tag: message.tag, value: pid))
             case .kill:
                 for i in 0..<Int(count) { close(fds[i]) }
                 // Still unreaped, so the pid cannot have been recycled.

@@ -177,6 +177,15 @@ extension Worker {
         rmdir(path)
         guard fd >= 0 else { return }
         _ = readAndDecode(directory: fd)
+        // The production path too (openAll's array type is instantiated here, not per worker).
+        let opened = openAll(directory: fd)
+        _ = decodeFiles { index, file, buffer throws(Rejection) in
+            switch opened[index] {
+            case .success(nil): return nil
+            case .success(let descriptor?): return try RunnerFileReader.read(descriptor, file, into: buffer)
+            case .failure(let rejection): throw rejection
+            }
+        }
         close(fd)
     }
 }
