@@ -90,14 +90,18 @@ for i in "${!targets[@]}"; do
     log="$work/$t.log"
     echo "== fuzzing $t for ${secs}s (log: ${log#$root/})"
     before=$(ls "$findings" | wc -l)
+    parallel=()
+    # -jobs/-workers only for J > 1: libFuzzer then runs J child processes, writes their
+    # output to fuzz-<n>.log in the current directory and copies it into its own output.
+    [ "$jobs" -gt 1 ] && parallel=(-jobs="$jobs" -workers="$jobs")
     set +e
-    "$bin/$t" "$work/$t" "$work/seeds/$t" \
+    (cd "$work" && "$bin/$t" "$work/$t" "$work/seeds/$t" \
         -dict="$here/json.dict" -rss_limit_mb=2048 -max_len="$(max_len "$t")" -timeout=10 \
-        -max_total_time="$secs" -print_final_stats=1 -jobs="$jobs" -workers="$jobs" \
-        -artifact_prefix="$findings/$t-" >"$log" 2>&1
+        -max_total_time="$secs" -print_final_stats=1 "${parallel[@]}" \
+        -artifact_prefix="$findings/$t-" >"$log" 2>&1)
     rc=$?
     set -e
-    if [ "$jobs" -gt 1 ]; then cat "$work"/fuzz-*.log >>"$log" 2>/dev/null || true; rm -f "$work"/fuzz-*.log fuzz-*.log; fi
+    rm -f "$work"/fuzz-*.log
     execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{s+=$2} END {print s+0}' || true)
     # libFuzzer's own average_exec_per_sec is often 0 at the end; use executions / seconds.
     eps=$(( execs / (secs > 0 ? secs : 1) ))
