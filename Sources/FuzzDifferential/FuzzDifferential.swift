@@ -104,7 +104,8 @@ func differs(_ v: JSONValue, _ t: Any) -> String? {
         // Keys are compared the way Foundation's dictionary does (String ==, canonical
         // equivalence); we keep canonically equivalent but byte-different keys apart, so
         // such an object has fewer entries on Foundation's side: a duplicate-keys case.
-        let canonicalKeys = Set(m.map(\.key))
+        // Foundation's dropped U+FEFFs (droppedFEFF) can make keys equivalent too.
+        let canonicalKeys = Set(m.map { String(String.UnicodeScalarView($0.key.unicodeScalars.filter { $0 != "\u{FEFF}" })) })
         if canonicalKeys.count != m.count { return canonicalKeys.count == u.count ? nil : "object count" }
         guard m.count == u.count else { return "object count \(m.count) vs \(u.count)" }
         for (k, x) in m {
