@@ -55,6 +55,15 @@ struct FuzzRegressionTests {
         // As a key.
         #expect(parseJSON(bytes: Self.bytes(hex: "7b22efbbbf61223a317d")) ==
                 .success(.object([(key: "\u{FEFF}a", value: .number(JSONNumber(lexeme: "1", value: 1, isInteger: true)))])))
+        // Two distinct keys for us; Foundation drops the U+FEFF and then merges the
+        // canonically equivalent "e\u0301" and "\u00e9" into one member (campaign 1 input).
+        guard case .success(.object(let m)) = parseJSON(bytes: Self.bytes(hex:
+            "7b22efbbbf655c7530333031223a312c225c7530306539223a327d")) else {
+            Issue.record("not accepted")
+            return
+        }
+        #expect(m.count == 2)
+        #expect(m.map { Array($0.key.unicodeScalars) } == [["\u{FEFF}", "e", "\u{0301}"], ["\u{00E9}"]])
         // At offset 0 it is a BOM, refused.
         #expect(code(parseJSON(bytes: Self.bytes(hex: "efbbbf5b5d"))) == .invalidEncoding)
     }
