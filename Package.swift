@@ -15,10 +15,20 @@ var targets: [Target] = [
         providers: [.apt(["libseccomp-dev"])]
     ),
     .target(name: "CSandboxShim"),
+    // Reads the runner files out of an ext4 image file in userspace (libext2fs over a
+    // read-only, descriptor-only io_manager), so a crafted filesystem never reaches the host kernel.
+    .systemLibrary(
+        name: "CExt2fs",
+        pkgConfig: "ext2fs",
+        providers: [.apt(["libext2fs-dev"])]
+    ),
+    // com_err is linked explicitly: the reader installs a silent com_err hook (libext2fs's
+    // default error printer would call isatty(2), an ioctl the worker's seccomp policy kills).
+    .target(name: "CExt2Reader", dependencies: ["CExt2fs"], linkerSettings: [.linkedLibrary("com_err")]),
     .target(name: "MetricsDecoding", swiftSettings: strict),
     .target(
         name: "RunnerWorker",
-        dependencies: ["MetricsDecoding", "CSeccomp", "CSandboxShim"],
+        dependencies: ["MetricsDecoding", "CSeccomp", "CSandboxShim", "CExt2Reader"],
         swiftSettings: strict
     ),
     .target(
@@ -32,13 +42,18 @@ var targets: [Target] = [
             "RunnerSupervisor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
-        swiftSettings: strict
+        swiftSettings: strict,
+        // Resolve every dynamic symbol at start-up (BIND_NOW, and RELRO read-only after it):
+        // otherwise each forked worker resolves the symbols it first calls itself, again,
+        // per runner — and a writable GOT is one less thing to leave an attacker.
+        linkerSettings: [.unsafeFlags(["-Xlinker", "-z", "-Xlinker", "now", "-Xlinker", "-z", "-Xlinker", "relro"])]
     ),
     // Test-only: runs the real supervisor with a worker body that applies the production
     // sandbox and then misbehaves. Not part of any product; production code has no such switch.
+    .target(name: "CProbeShim"),
     .executableTarget(
         name: "runner-metrics-probe",
-        dependencies: ["RunnerSupervisor", "RunnerWorker", "CSandboxShim"],
+        dependencies: ["RunnerSupervisor", "RunnerWorker", "MetricsDecoding", "CProbeShim"],
         swiftSettings: strict
     ),
     .testTarget(name: "MetricsDecodingTests", dependencies: ["MetricsDecoding"], swiftSettings: strict),

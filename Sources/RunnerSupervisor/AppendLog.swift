@@ -19,7 +19,17 @@ public final class AppendLog {
     deinit { if fd >= 0 { close(fd) } }
 
     private func reopen() throws(SystemError) {
-        let new = try Sys.open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, mode)
+        // Created here: set the mode explicitly, since the process umask (077) would otherwise
+        // make the metrics log unreadable to Promtail. An existing file keeps its mode (logrotate's
+        // `create` or the operator chose it).
+        var new = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        if new >= 0 {
+            _ = fchmod(new, mode)
+        } else if errno == EEXIST {
+            new = try Sys.open(path, O_WRONLY | O_APPEND | O_NOFOLLOW)
+        } else {
+            throw SystemError("open \(path)")
+        }
         let status: stat
         do throws(SystemError) { status = try Sys.fstat(new) } catch { close(new); throw error }
         guard status.st_mode & S_IFMT == S_IFREG else {
@@ -44,15 +54,29 @@ public final class AppendLog {
         return (UInt64(status.st_dev), UInt64(status.st_ino), Int64(status.st_size))
     }
 
-    /// One write(2) per line. On failure, the file is cut back to where the line began so no
-    /// partial line is left for Promtail to ship.
+    /// One write(2) per line. If a write stops part-way (a full disk), the partial line must not
+    /// be left for Promtail to ship: the file is cut back to where the line began — but only if
+    /// nobody else appended meanwhile (the charm may write the same log); otherwise the partial
+    /// line is ended with a newline so it spoils no other line.
     public func append(_ line: String) throws(SystemError) {
+        let bytes = Array(line.utf8)
         let before = try Sys.fstat(fd).st_size
-        do throws(SystemError) {
-            try Sys.writeAll(fd, line)
-        } catch {
-            _ = ftruncate(fd, before)
-            throw error
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
+            if n > 0 { written += n; continue }
+            if n < 0 && errno == EINTR { continue }
+            let failure = SystemError("write \(path)", n == 0 ? EIO : errno)
+            if written > 0 {
+                let now = (try? Sys.fstat(fd))?.st_size
+                if now == before + off_t(written) {
+                    _ = ftruncate(fd, before)
+                } else {
+                    var newline: UInt8 = 0x0a
+                    _ = Glibc.write(fd, &newline, 1)
+                }
+            }
+            throw failure
         }
     }
 

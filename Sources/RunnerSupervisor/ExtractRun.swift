@@ -13,6 +13,9 @@ public final class ExtractRun {
     /// Runners whose events are durable but whose deletion failed: they stay in the journal so
     /// the next run deletes them without issuing again.
     var outstanding: [Journal.Record] = []
+    /// Runners recovery still owes a deletion (their events are out): never extracted again,
+    /// only deleted, or kept while deletion keeps failing.
+    var owedDeletion: Set<String> = []
 
     var journal: Journal!
     var metricsLog: AppendLog!
@@ -31,7 +34,12 @@ public final class ExtractRun {
 
     public func run() -> RunSummary {
         let started = Sys.monotonicSeconds()
-        defer { summary.durationSeconds = Sys.monotonicSeconds() - started }
+        runSteps()
+        summary.durationSeconds = Sys.monotonicSeconds() - started
+        return summary
+    }
+
+    private func runSteps() {
         do throws(SystemError) {
             try Sys.ensureDirectory(config.stateDir, mode: 0o700)
             journal = try Journal(stateDir: config.stateDir)
@@ -39,13 +47,17 @@ public final class ExtractRun {
             auditLog = try AppendLog(path: config.auditLog, mode: 0o600)
         } catch {
             fail(error.description)
-            return summary
+            return
         }
         recover()
-        guard let entries = discover() else { return summary }
+        guard let entries = discover() else { return }
         process(entries)
         finish()
-        return summary
+    }
+
+    /// Adds the wall time since `start` to a phase of `summary.phaseSeconds`.
+    func account(_ phase: String, since start: Double) {
+        summary.phaseSeconds[phase, default: 0] += Sys.monotonicSeconds() - start
     }
 
     func fail(_ message: String, runner: String? = nil) {
@@ -85,6 +97,13 @@ public final class ExtractRun {
                 summary.ignored += 1
                 continue
             }
+            if owedDeletion.contains(name) {
+                // Its events were issued by an earlier run; extracting it again would issue them
+                // twice. Recovery already tried (and failed) to delete it.
+                summary.kept += 1
+                diagnostics.emit(.warning, "kept: events already issued, deletion still failing; not extracted again", runner: name)
+                continue
+            }
             names.append(name)
         }
         for entry in invalid {
@@ -107,9 +126,9 @@ public final class ExtractRun {
                         let name = names[cursor]
                         cursor += 1
                         switch open(name) {
-                        case .directory(let fd):
+                        case .worker(let source, let fd):
                             inFlight[Int32(cursor)] = name
-                            return (Int32(cursor), fd)
+                            return (Int32(cursor), source, fd)
                         case .verdict(let verdict):
                             pending.append(Pending(location: location(name), verdict: verdict))
                         }
@@ -119,6 +138,7 @@ public final class ExtractRun {
                 complete: { tag, outcome in
                     guard let name = inFlight.removeValue(forKey: tag) else { return }
                     summary.workerSeconds.append(outcome.seconds)
+                    summary.workerMaxRSSKiB = max(summary.workerMaxRSSKiB, outcome.maxRSSKiB)
                     pending.append(Pending(location: location(name), verdict: VerdictClassifier.classify(outcome)))
                     if pending.count >= config.batchSize {
                         flush(pending)
@@ -139,13 +159,15 @@ public final class ExtractRun {
     }
 
     enum Opened {
-        case directory(Int32)
+        case worker(RunnerSource, Int32)
         case verdict(RunnerVerdict)
     }
 
     /// The supervisor opens the runner directory itself (O_DIRECTORY|O_NOFOLLOW: a symlink,
     /// FIFO or device in its place is refused without being opened for I/O) and hands the
-    /// descriptor to the worker.
+    /// descriptor to the worker. After a reboot the directory is an empty, unmounted mount
+    /// point and the image holds the data: the worker then gets the image, read-only, and
+    /// reads it from userspace — the attacker's filesystem is never mounted on the host.
     func open(_ name: String) -> Opened {
         let place = location(name)
         let fd = Glibc.open(place.directoryPath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
@@ -158,9 +180,11 @@ public final class ExtractRun {
         }
         if !place.isMounted(), let image = try? Sys.lstat(place.imagePath), image.st_mode & S_IFMT == S_IFREG {
             close(fd)
-            return .verdict(.kept("image \(place.imagePath) exists but is not mounted (host rebooted?); left for a later run"))
+            let imageFD = Glibc.open(place.imagePath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+            guard imageFD >= 0 else { return .verdict(.kept(SystemError("open \(place.imagePath)").description)) }
+            return .worker(.image, imageFD)
         }
-        return .directory(fd)
+        return .worker(.directory, fd)
     }
 
     // MARK: Making verdicts durable
@@ -171,8 +195,11 @@ public final class ExtractRun {
     }
 
     /// The per-batch protocol of Security/DURABILITY.md.
-    func flush(_ batch: [Pending]) {
-        guard !batch.isEmpty else { return }
+    func flush(_ unordered: [Pending]) {
+        guard !unordered.isEmpty else { return }
+        // Workers finish in any order; lines go out in runner-name order within a batch so a
+        // run's output does not depend on scheduling.
+        let batch = unordered.sorted { $0.location.name < $1.location.name }
         struct Issue { var location: RunnerLocation; var lines: [String]; var events: [MetricEvent] }
         struct Quarantine { var location: RunnerLocation; var evidence: String; var entry: AuditEntry }
         var issues: [Issue] = []
@@ -211,9 +238,11 @@ public final class ExtractRun {
                 quarantines.append(Quarantine(location: item.location, evidence: evidence, entry: entry))
             }
         }
+        let journalStart = Sys.monotonicSeconds()
         do throws(SystemError) {
             try journal.append(records)
             try journal.sync()
+            account("journal", since: journalStart)
         } catch {
             fail("journal: \(error); the batch is kept")
             summary.kept += issues.count + quarantines.count
@@ -221,6 +250,7 @@ public final class ExtractRun {
         }
 
         // 1. Events, then one fsync for the batch. A runner is deleted only after this.
+        let logStart = Sys.monotonicSeconds()
         var issued: [Issue] = []
         var written: [Journal.Record] = []
         var failed = false
@@ -253,12 +283,18 @@ public final class ExtractRun {
             } catch {
                 fail("metrics log fsync: \(error); batch kept for the next run")
                 summary.kept += issued.count
+                // The lines may already be readable in the page cache (and shipped): keep their
+                // intents, so the next run's recovery looks for them in the log before
+                // extracting those runners again.
+                for record in records { if case .intent = record { outstanding.append(record) } }
                 issued.removeAll()
             }
         }
         try? journal.append(written)
+        account("metrics_log", since: logStart)
 
         // 2. Quarantine: move the evidence, then audit it.
+        let quarantineStart = Sys.monotonicSeconds()
         var audited: [Journal.Record] = []
         var movedAny = false
         for item in quarantines {
@@ -284,7 +320,11 @@ public final class ExtractRun {
             try? journal.append(audited)
         }
 
+        account("quarantine", since: quarantineStart)
+
         // 3. Delete what is durable.
+        let deleteStart = Sys.monotonicSeconds()
+        defer { account("delete", since: deleteStart) }
         var done: [Journal.Record] = []
         for issue in issued {
             do throws(SystemError) {
@@ -305,6 +345,8 @@ public final class ExtractRun {
     /// Makes the batch's renames and unlinks durable, then empties the journal (keeping only
     /// runners whose events are out but whose deletion failed).
     func finish() {
+        let start = Sys.monotonicSeconds()
+        defer { account("directory_fsync_and_journal", since: start) }
         for directory in [config.runnerFSDir, config.imagesDir, config.quarantineDir] {
             do throws(SystemError) { try Sys.fsyncDirectory(directory) } catch {
                 if error.code != ENOENT { fail("fsync \(directory): \(error)") }

@@ -1,5 +1,6 @@
 import CSandboxShim
 import Glibc
+import RunnerWorker
 
 /// The fork server (sandbox2's forkserver, Chromium's zygote): a process forked from the
 /// supervisor at start-up, before any runner is discovered or any log is opened, that does
@@ -8,7 +9,7 @@ import Glibc
 /// an exec.
 ///
 /// Protocol on a SOCK_SEQPACKET pair, one fixed-size message per packet:
-///   supervisor → server: spawn(tag) carrying [runner directory, result pipe write end];
+///   supervisor → server: spawn(tag, source) carrying [runner directory or image, result pipe write end];
 ///                         kill(tag)
 ///   server → supervisor: started(tag, pid); failed(tag, errno); exited(tag, wait status)
 /// The server reaps its children through pidfds, so a kill can never hit a recycled pid.
@@ -19,20 +20,23 @@ public struct ForkServerMessage: Equatable, Sendable {
     public var kind: Kind
     public var tag: Int32
     public var value: Int32
+    /// exited: the worker's peak resident set in KiB (wait4's ru_maxrss).
+    public var extra: Int32
 
-    static let size = 12
+    static let size = 16
 
-    var bytes: [Int32] { [kind.rawValue, tag, value] }
+    var bytes: [Int32] { [kind.rawValue, tag, value, extra] }
 
-    init(_ kind: Kind, tag: Int32, value: Int32 = 0) {
+    init(_ kind: Kind, tag: Int32, value: Int32 = 0, extra: Int32 = 0) {
         self.kind = kind
         self.tag = tag
         self.value = value
+        self.extra = extra
     }
 
     init?(_ words: [Int32]) {
-        guard words.count == 3, let kind = Kind(rawValue: words[0]) else { return nil }
-        self.init(kind, tag: words[1], value: words[2])
+        guard words.count == 4, let kind = Kind(rawValue: words[0]) else { return nil }
+        self.init(kind, tag: words[1], value: words[2], extra: words[3])
     }
 }
 
@@ -42,8 +46,9 @@ public final class ForkServer {
     public let pid: pid_t
 
     /// Forks the server. `body` runs in each worker child with descriptors 0 and 2 on
-    /// /dev/null, 1 the result pipe and 3 the runner directory, and must never return.
-    public static func start(body: @escaping () -> Never) throws(SystemError) -> ForkServer {
+    /// /dev/null, 1 the result pipe and 3 the runner directory or image, and must never return.
+    /// `warmUp` runs once in the server before it forks anything (see `Worker.warmUp`).
+    public static func start(warmUp: () -> Void = {}, body: @escaping (RunnerSource, Int32) -> Never) throws(SystemError) -> ForkServer {
         var pair: [Int32] = [-1, -1]
         guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
             throw SystemError("socketpair")
@@ -53,6 +58,7 @@ public final class ForkServer {
         guard pid >= 0 else { throw SystemError("fork") }
         if pid == 0 {
             close(pair[0])
+            warmUp()
             ForkServerLoop(control: pair[1], devNull: devNull, body: body).run()
         }
         close(pair[1])
@@ -67,8 +73,8 @@ public final class ForkServer {
 
     /// Asks for a worker on `directory`, answering on `resultPipe`. The descriptors are
     /// duplicated into the server by the kernel; the caller still owns and closes its copies.
-    public func spawn(tag: Int32, directory: Int32, resultPipe: Int32) throws(SystemError) {
-        let words = ForkServerMessage(.spawn, tag: tag).bytes
+    public func spawn(tag: Int32, source: RunnerSource, descriptor directory: Int32, resultPipe: Int32) throws(SystemError) {
+        let words = ForkServerMessage(.spawn, tag: tag, value: source.rawValue).bytes
         let fds = [directory, resultPipe]
         let sent = words.withUnsafeBytes { buffer in
             rm_send_with_fds(socket, buffer.baseAddress, buffer.count, fds, 2)
@@ -84,7 +90,7 @@ public final class ForkServer {
 
     /// Reads one message; nil when the server has gone away.
     public func receive() throws(SystemError) -> ForkServerMessage? {
-        var words: [Int32] = [0, 0, 0]
+        var words: [Int32] = [0, 0, 0, 0]
         var fds: [Int32] = [-1]
         var count: Int32 = 0
         let n = words.withUnsafeMutableBytes { buffer in
@@ -109,7 +115,7 @@ public final class ForkServer {
 struct ForkServerLoop {
     let control: Int32
     let devNull: Int32
-    let body: () -> Never
+    let body: (RunnerSource, Int32) -> Never
 
     struct Child {
         var tag: Int32
@@ -130,7 +136,11 @@ struct ForkServerLoop {
         dup2(control, Self.controlDescriptor)
         _ = rm_close_from(UInt32(Self.controlDescriptor + 1))
         let control = Self.controlDescriptor
-        signal(SIGPIPE, SIG_IGN)
+        // A terminal's ^C or a service manager's SIGTERM goes to the whole process group; only
+        // the supervisor acts on it (it kills workers itself). The server and, by inheritance,
+        // every worker ignore them, so an interrupted run never mistakes a worker killed by
+        // the operator for a hostile runner.
+        for sig in [SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT] { signal(sig, SIG_IGN) }
 
         var children: [Child] = []
         var polls: [pollfd] = []
@@ -149,15 +159,17 @@ struct ForkServerLoop {
                 if polls[index + 1].revents != 0 {
                     let child = children[index]
                     var status: Int32 = 0
-                    while waitpid(child.pid, &status, 0) < 0 && errno == EINTR {}
+                    var usage = rusage()
+                    while wait4(child.pid, &status, 0, &usage) < 0 && errno == EINTR {}
                     close(child.pidfd)
                     children.remove(at: index)
-                    send(control, ForkServerMessage(.exited, tag: child.tag, value: status))
+                    send(control, ForkServerMessage(.exited, tag: child.tag, value: status,
+                                                    extra: Int32(clamping: usage.ru_maxrss)))
                 }
                 index -= 1
             }
             guard polls[0].revents != 0 else { continue }
-            var words: [Int32] = [0, 0, 0]
+            var words: [Int32] = [0, 0, 0, 0]
             var fds: [Int32] = [-1, -1]
             var count: Int32 = 0
             let n = words.withUnsafeMutableBytes { buffer in
@@ -174,7 +186,7 @@ struct ForkServerLoop {
             }
             switch message.kind {
             case .spawn:
-                guard count == 2 else {
+                guard count == 2, let source = RunnerSource(rawValue: message.value) else {
                     for i in 0..<Int(count) { close(fds[i]) }
                     send(control, ForkServerMessage(.failed, tag: message.tag, value: EBADMSG))
                     continue
@@ -185,8 +197,8 @@ struct ForkServerLoop {
                     dup2(fds[1], 1)
                     dup2(fds[0], 3)
                     _ = rm_close_from(4)
-                    signal(SIGPIPE, SIG_DFL)
-                    body()
+                    signal(SIGPIPE, SIG_DFL)  // writing a frame nobody reads ends the worker
+                    body(source, message.tag)
                 }
                 let forkErrno = errno
                 close(fds[0])

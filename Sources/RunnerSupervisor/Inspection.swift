@@ -1,15 +1,22 @@
 import Glibc
 import MetricsDecoding
+import RunnerWorker
 
-/// `inspect`: the same sandboxed worker on one directory, read-only. Nothing is deleted,
-/// moved or issued.
+/// `inspect`: the same sandboxed worker on one runner directory or image file (live, or
+/// quarantined evidence), read-only. Nothing is deleted, moved, mounted or issued.
 public enum Inspection {
     public static func verdict(of path: String, server: ForkServer, timeout: Double) -> RunnerVerdict {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        var source = RunnerSource.directory
+        var fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        if fd < 0 && errno == ENOTDIR, let status = try? Sys.lstat(path), status.st_mode & S_IFMT == S_IFREG {
+            // An image (e.g. quarantined evidence): read from userspace, never mounted.
+            source = .image
+            fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+        }
         if fd < 0 {
             let code = errno
             if code == ELOOP || code == ENOTDIR {
-                return .rejected(Rejection(.notADirectory, "\(path) is not a directory (errno \(code))"), termination: nil)
+                return .rejected(Rejection(.notADirectory, "\(path) is neither a directory nor an image file (errno \(code))"), termination: nil)
             }
             return .kept(SystemError("open \(path)", code).description)
         }
@@ -21,7 +28,7 @@ public enum Inspection {
                 next: {
                     guard !handed else { return nil }
                     handed = true
-                    return (1, fd)
+                    return (1, source, fd)
                 },
                 complete: { _, outcome in result = VerdictClassifier.classify(outcome) },
                 shouldStop: { Interrupt.requested })

@@ -2,12 +2,13 @@ import Glibc
 
 /// The intent journal that makes issuance exactly-once across crashes (Security/DURABILITY.md).
 ///
-/// Records, one per line, fields separated by spaces, strings hex-encoded:
-///   I <name> <dev> <ino> <offset> <lines-hex>   about to append these lines at this offset
-///   W <name>                                     those lines are in the log and fsynced
-///   Q <name> <evidence-hex> <audit-line-hex>     about to quarantine into evidence
-///   A <name>                                     the audit line for that quarantine is fsynced
-///   D <name>                                     the runner's filesystem is gone
+/// Records, one per line, fields separated by spaces; free text (lines, paths) is written as
+/// `<byte count>:<bytes>` so it needs no escaping and costs no encoding:
+///   I <name> <dev> <ino> <offset> <n>:<lines>       about to append these lines at this offset
+///   W <name>                                         those lines are in the log and fsynced
+///   Q <name> <n>:<evidence> <n>:<audit line>        about to quarantine into evidence
+///   A <name>                                         the audit line for that quarantine is fsynced
+///   D <name>                                         the runner's filesystem is gone
 /// The journal is fsynced before any of the steps it announces. At the end of a run whose
 /// every step finished, it is truncated.
 public final class Journal {
@@ -60,7 +61,7 @@ public final class Journal {
         fd = new
     }
 
-    /// Every well-formed record; a torn last line (a crash mid-append) is ignored, which is
+    /// Every well-formed record; a torn last record (a crash mid-append) is ignored, which is
     /// safe because a record is only acted on after its own fsync.
     public func load() throws(SystemError) -> [Record] {
         var bytes: [UInt8] = []
@@ -73,68 +74,79 @@ public final class Journal {
             bytes.append(contentsOf: chunk[0..<n])
             offset += off_t(n)
         }
-        return bytes.split(separator: 0x0a, omittingEmptySubsequences: true).compactMap { Self.decode(Array($0)) }
+        var records: [Record] = []
+        var reader = RecordReader(bytes: bytes)
+        while let record = reader.next() { records.append(record) }
+        return records
     }
 
     static func encode(_ record: Record) -> String {
+        func blob(_ text: String) -> String { "\(text.utf8.count):" + text }
         switch record {
-        case let .intent(name, dev, ino, offset, lines): return "I \(name) \(dev) \(ino) \(offset) \(hex(lines))\n"
+        case let .intent(name, dev, ino, offset, lines): return "I \(name) \(dev) \(ino) \(offset) \(blob(lines))\n"
         case let .written(name): return "W \(name)\n"
-        case let .quarantine(name, evidence, line): return "Q \(name) \(hex(evidence)) \(hex(line))\n"
+        case let .quarantine(name, evidence, line): return "Q \(name) \(blob(evidence)) \(blob(line))\n"
         case let .audited(name): return "A \(name)\n"
         case let .done(name): return "D \(name)\n"
         }
     }
 
-    static func decode(_ line: [UInt8]) -> Record? {
-        let fields = line.split(separator: 0x20).map { String(decoding: $0, as: UTF8.self) }
-        guard let kind = fields.first, fields.count >= 2, RunnerName.isValid(Array(fields[1].utf8)) else { return nil }
-        let name = fields[1]
-        switch (kind, fields.count) {
-        case ("I", 6):
-            guard let dev = UInt64(fields[2]), let ino = UInt64(fields[3]), let offset = Int64(fields[4]),
-                  let lines = unhex(fields[5]) else { return nil }
-            return .intent(name: name, dev: dev, ino: ino, offset: offset, lines: lines)
-        case ("W", 2): return .written(name: name)
-        case ("Q", 4):
-            guard let evidence = unhex(fields[2]), let audit = unhex(fields[3]) else { return nil }
-            return .quarantine(name: name, evidence: evidence, auditLine: audit)
-        case ("A", 2): return .audited(name: name)
-        case ("D", 2): return .done(name: name)
-        default: return nil
-        }
-    }
+    /// Reads records back; stops at the first malformed or torn one.
+    struct RecordReader {
+        let bytes: [UInt8]
+        var index = 0
 
-    static func hex(_ text: String) -> String {
-        let digits = Array("0123456789abcdef")
-        var out = ""
-        out.reserveCapacity(text.utf8.count * 2)
-        for byte in text.utf8 {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0xf)])
-        }
-        return out.isEmpty ? "-" : out
-    }
-
-    static func unhex(_ text: String) -> String? {
-        if text == "-" { return "" }
-        let bytes = Array(text.utf8)
-        guard bytes.count % 2 == 0 else { return nil }
-        func nibble(_ c: UInt8) -> UInt8? {
-            switch c {
-            case 0x30...0x39: return c - 0x30
-            case 0x61...0x66: return c - 0x61 + 10
+        mutating func next() -> Record? {
+            guard index < bytes.count, let kind = word(), let name = word(), RunnerName.isValid(Array(name.utf8)) else { return nil }
+            let record: Record?
+            switch kind {
+            case "I":
+                guard let dev = word().flatMap(UInt64.init), let ino = word().flatMap(UInt64.init),
+                      let offset = word().flatMap(Int64.init), let lines = blob() else { return nil }
+                record = .intent(name: name, dev: dev, ino: ino, offset: offset, lines: lines)
+            case "W": record = .written(name: name)
+            case "Q":
+                guard let evidence = blob(), expect(0x20), let line = blob() else { return nil }
+                record = .quarantine(name: name, evidence: evidence, auditLine: line)
+            case "A": record = .audited(name: name)
+            case "D": record = .done(name: name)
             default: return nil
             }
+            // Every record ends with a newline right after its last field.
+            guard index < bytes.count, bytes[index] == 0x0a else { return nil }
+            index += 1
+            return record
         }
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count / 2)
-        var index = 0
-        while index < bytes.count {
-            guard let high = nibble(bytes[index]), let low = nibble(bytes[index + 1]) else { return nil }
-            out.append(high << 4 | low)
-            index += 2
+
+        /// A space-terminated word (the space is consumed when present).
+        private mutating func word() -> String? {
+            let start = index
+            while index < bytes.count, bytes[index] != 0x20, bytes[index] != 0x0a { index += 1 }
+            guard index > start else { return nil }
+            let text = String(decoding: bytes[start..<index], as: UTF8.self)
+            if index < bytes.count, bytes[index] == 0x20 { index += 1 }
+            return text
         }
-        return String(validating: out, as: UTF8.self)
+
+        private mutating func expect(_ byte: UInt8) -> Bool {
+            guard index < bytes.count, bytes[index] == byte else { return false }
+            index += 1
+            return true
+        }
+
+        /// `<count>:<bytes>`.
+        private mutating func blob() -> String? {
+            var count = 0
+            var digits = 0
+            while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39, digits < 9 {
+                count = count * 10 + Int(bytes[index] - 0x30)
+                index += 1
+                digits += 1
+            }
+            guard digits > 0, expect(0x3a), index + count <= bytes.count else { return nil }
+            let text = String(validating: bytes[index..<(index + count)], as: UTF8.self)
+            index += count
+            return text
+        }
     }
 }

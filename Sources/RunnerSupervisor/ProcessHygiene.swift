@@ -15,6 +15,11 @@ public enum ProcessHygiene {
     public static func apply() throws(Refusal) {
         guard getuid() == geteuid(), getgid() == getegid() else { throw .setUID }
         umask(0o077)
+        // A parent may hand down a blocked signal mask (Foundation's Process does, so does
+        // some service supervision): SIGTERM must reach our handler.
+        var none = sigset_t()
+        sigemptyset(&none)
+        sigprocmask(SIG_SETMASK, &none, nil)
         _ = rm_close_from(3)
         for fd: Int32 in 0...2 where fcntl(fd, F_GETFD) < 0 {
             let opened = Glibc.open("/dev/null", O_RDWR)

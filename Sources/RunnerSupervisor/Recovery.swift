@@ -51,37 +51,63 @@ extension ExtractRun {
                 summary.deleted += 1
             } catch {
                 fail("delete: \(error); retried next run", runner: name)
-                outstanding.append(.intent(name: name, dev: 0, ino: 0, offset: 0, lines: lines))
-                outstanding.append(.written(name: name))
+                owedDeletion.insert(name)
             }
         }
-        // Everything recovered is final; start this run's journal empty (or with what is still owed).
+        // Everything recovered is final; start this run's journal with only what is still owed
+        // (kept in `outstanding`, so finish() writes it again).
+        for name in owedDeletion.sorted() {
+            guard case let .intent(_, _, _, _, lines)? = state[name]?.intent else { continue }
+            outstanding.append(.intent(name: name, dev: 0, ino: 0, offset: 0, lines: lines))
+            outstanding.append(.written(name: name))
+        }
         do throws(SystemError) { try journal.replace(with: outstanding) } catch { fail("journal: \(error)") }
-        outstanding.removeAll()
     }
 
-    /// True when the metrics log (the same file) holds `lines` at `offset`, completing a
-    /// prefix that a crash cut short. False when they are not there: issue them afresh.
+    /// True when the metrics log (the same file) holds `lines` at `offset` — or a little after
+    /// it, should another writer (the charm) have appended in between — completing a prefix
+    /// that a crash cut short at the end of the file. False when they are not there: issue
+    /// them afresh.
     func completeTornAppend(dev: UInt64, ino: UInt64, offset: Int64, lines: String, runner: String) -> Bool {
         guard let status = try? Sys.lstat(config.metricsLog), UInt64(status.st_dev) == dev, UInt64(status.st_ino) == ino,
               Int64(status.st_size) > offset else { return false }
         let expected = Array(lines.utf8)
-        let available = min(Int(Int64(status.st_size) - offset), expected.count)
+        let slack = 1 << 16
+        let available = Int(min(Int64(status.st_size) - offset, Int64(expected.count + slack)))
         guard let fd = try? Sys.open(config.metricsLog, O_RDONLY | O_NOFOLLOW) else { return false }
         defer { close(fd) }
         var actual = [UInt8](repeating: 0, count: available)
         let n = actual.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
-        guard n == available, actual[...] == expected[0..<available] else { return false }
-        do throws(SystemError) {
-            if available < expected.count {
-                try metricsLog.ensureCurrent()
-                try metricsLog.append(String(decoding: expected[available...], as: UTF8.self))
+        guard n == available else { return false }
+        // Whole lines at the offset or later, each at the start of a line.
+        if let start = Self.find(expected, in: actual), start == 0 || actual[start - 1] == 0x0a {
+            do throws(SystemError) { try metricsLog.sync() } catch {
+                fail("metrics log: \(error)", runner: runner)
+                return false
             }
+            return true
+        }
+        // A torn append: the file ends with a prefix of the lines, at the offset.
+        let tail = min(available, expected.count)
+        guard Int64(status.st_size) - offset < Int64(expected.count), actual[0..<tail] == expected[0..<tail] else { return false }
+        do throws(SystemError) {
+            try metricsLog.ensureCurrent()
+            try metricsLog.append(String(decoding: expected[tail...], as: UTF8.self))
             try metricsLog.sync()
         } catch {
             fail("metrics log: \(error)", runner: runner)
             return false
         }
         return true
+    }
+
+    static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard !needle.isEmpty, haystack.count >= needle.count else { return nil }
+        var index = 0
+        while index + needle.count <= haystack.count {
+            if haystack[index] == needle[0], haystack[index..<(index + needle.count)].elementsEqual(needle) { return index }
+            index += 1
+        }
+        return nil
     }
 }

@@ -1,3 +1,4 @@
+import Glibc
 import MetricsDecoding
 
 /// What a run did, for `--json`, the human summary, the textfile and the exit status.
@@ -13,14 +14,19 @@ public struct RunSummary: Sendable, Equatable {
     public var errors = 0
     public var quarantinedByReason: [ReasonCode: Int] = [:]
     public var workerSeconds: [Double] = []
+    /// Peak resident set of any worker, KiB.
+    public var workerMaxRSSKiB = 0
+    /// Where the supervisor's time went, seconds (README, "Performance").
+    public var phaseSeconds: [String: Double] = [:]
     public var durationSeconds = 0.0
     public var interrupted = false
 
     public init() {}
 
-    /// 0 all handled, none rejected; 3 completed with rejections; 1 operational failure.
+    /// 0 all handled, none rejected; 3 completed with rejections; 1 operational failure,
+    /// including any runner kept for a later run (someone should look).
     public var exitStatus: Int32 {
-        if errors > 0 || interrupted { return 1 }
+        if errors > 0 || interrupted || kept > 0 { return 1 }
         if quarantined > 0 || skipped > 0 { return 3 }
         return 0
     }
@@ -44,7 +50,23 @@ public struct RunSummary: Sendable, Equatable {
             .map { (JSONText.string($0.key.rawValue), String($0.value)) }
         members.append(("quarantined_by_reason", "{" + reasons.map { "\($0.0): \($0.1)" }.joined(separator: ", ") + "}"))
         members.append(("duration_seconds", String(durationSeconds)))
+        members.append(("worker_p50_seconds", String(workerPercentile(0.50))))
+        members.append(("worker_p99_seconds", String(workerPercentile(0.99))))
+        members.append(("worker_max_rss_kib", String(workerMaxRSSKiB)))
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        members.append(("supervisor_max_rss_kib", String(usage.ru_maxrss)))
+        let phases = phaseSeconds.sorted { $0.key < $1.key }.map { (JSONText.string($0.key), String($0.value)) }
+        members.append(("phase_seconds", "{" + phases.map { "\($0.0): \($0.1)" }.joined(separator: ", ") + "}"))
         return JSONText.object(members)
+    }
+
+    /// Nearest-rank percentile of per-runner worker wall time (fork request to verdict).
+    public func workerPercentile(_ p: Double) -> Double {
+        guard !workerSeconds.isEmpty else { return 0 }
+        let sorted = workerSeconds.sorted()
+        let rank = Int((p * Double(sorted.count)).rounded(.up)) - 1
+        return sorted[min(max(rank, 0), sorted.count - 1)]
     }
 
     public var text: String {

@@ -45,8 +45,11 @@ public struct RunnerLocation: Sendable {
     }
 
     /// Moves the evidence, unread, to `evidence` (from `evidencePath`): unmount if mounted,
-    /// then rename the image or the directory entry. Root-owned, 0600 for an image, 0700 for a
-    /// directory; a symlink stays a symlink and is never followed.
+    /// then rename the image or the directory entry. Root-owned, 0600 for an image, 0711 for a
+    /// directory (search only, no listing: `inspect` hands the directory to a worker running
+    /// unprivileged, which needs search permission; the quarantine directory itself is 0700, so
+    /// no other user reaches the evidence by path); a symlink stays a symlink and is never
+    /// followed.
     public func quarantine(to evidence: String) throws(SystemError) {
         let quarantineDir = String(evidence[..<(evidence.lastIndex(of: "/") ?? evidence.startIndex)])
         try Sys.ensureDirectory(quarantineDir, mode: 0o700)
@@ -61,7 +64,7 @@ public struct RunnerLocation: Sendable {
         }
         guard rename(directoryPath, evidence) == 0 else { throw SystemError("rename \(directoryPath)") }
         _ = lchown(evidence, 0, 0)
-        if let status = try Sys.lstat(evidence), status.st_mode & S_IFMT == S_IFDIR { _ = chmod(evidence, 0o700) }
+        if let status = try Sys.lstat(evidence), status.st_mode & S_IFMT == S_IFDIR { _ = chmod(evidence, 0o711) }
     }
 }
 
@@ -85,40 +88,42 @@ enum TreeRemoval {
     }
 
     private static func removeContents(of parentFD: Int32, _ name: String, depth: Int) throws(SystemError) {
-        guard depth < maxDepth else { throw SystemError("remove \(name): deeper than \(maxDepth) levels", ELOOP) }
-        let fd = openat(parentFD, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        try removeContents(of: parentFD, Array(name.utf8CString), depth: depth)
+    }
+
+    /// Names inside the tree are the runner's and may be any bytes: they are kept as raw,
+    /// NUL-terminated C strings from readdir to unlinkat, never decoded.
+    private static func removeContents(of parentFD: Int32, _ name: [CChar], depth: Int) throws(SystemError) {
+        guard depth < maxDepth else { throw SystemError("remove: deeper than \(maxDepth) levels", ELOOP) }
+        let fd = name.withUnsafeBufferPointer { openat(parentFD, $0.baseAddress!, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
         guard fd >= 0, let handle = fdopendir(fd) else {
-            throw SystemError("open \(name)")
+            throw SystemError("open directory in runner tree")
         }
         defer { closedir(handle) }
-        var subdirectories: [String] = []
+        var subdirectories: [[CChar]] = []
         while true {
             errno = 0
             guard let entry = readdir(handle) else {
                 if errno != 0 { throw SystemError("readdir") }
                 break
             }
-            let raw = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
-            if raw == [0x2e] || raw == [0x2e, 0x2e] { continue }
-            let child = String(decoding: raw, as: UTF8.self)
-            // A name that is not valid UTF-8 would not survive the round trip through String;
-            // unlink by the raw bytes instead.
-            let removed = raw.withUnsafeBufferPointer { buffer -> Bool in
-                var terminated = Array(buffer)
-                terminated.append(0)
-                return terminated.withUnsafeBufferPointer { unlinkat(fd, UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), 0) == 0 }
+            var child = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+                bytes.prefix(while: { $0 != 0 }).map { CChar(bitPattern: $0) }
             }
-            if removed { continue }
-            if errno == EISDIR || errno == EPERM {
-                guard Array(child.utf8) == raw else { throw SystemError("remove: undecodable directory name", EILSEQ) }
-                subdirectories.append(child)
-                continue
+            if child == [0x2e] || child == [0x2e, 0x2e] { continue }
+            child.append(0)
+            if child.withUnsafeBufferPointer({ unlinkat(fd, $0.baseAddress!, 0) }) == 0 { continue }
+            switch errno {
+            case EISDIR, EPERM: subdirectories.append(child)
+            case ENOENT: continue
+            default: throw SystemError("unlinkat in runner tree")
             }
-            if errno != ENOENT { throw SystemError("unlinkat") }
         }
         for child in subdirectories {
             try removeContents(of: fd, child, depth: depth + 1)
-            guard unlinkat(fd, child, AT_REMOVEDIR) == 0 else { throw SystemError("rmdir") }
+            guard child.withUnsafeBufferPointer({ unlinkat(fd, $0.baseAddress!, AT_REMOVEDIR) }) == 0 else {
+                throw SystemError("rmdir in runner tree")
+            }
         }
     }
 }

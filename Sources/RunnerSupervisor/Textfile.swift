@@ -69,7 +69,13 @@ public enum Textfile {
         _ = flavor
 
         let counterText = counters.sorted { $0.key < $1.key }.map { "\($0.key) \(format($0.value))\n" }.joined()
-        try Sys.ensureDirectory(directory, mode: 0o755)
+        // Made world-searchable on purpose: node_exporter reads it as its own user, and the
+        // tool runs with umask 077, which would leave a new directory 0700.
+        if mkdir(directory, 0o755) == 0 {
+            _ = chmod(directory, 0o755)
+        } else if errno != EEXIST {
+            throw SystemError("mkdir \(directory)")
+        }
         try atomicWrite(directory + "/" + counterFile, counterText, mode: 0o600)
         try atomicWrite(directory + "/" + fileName, out, mode: 0o644)
     }
@@ -79,8 +85,11 @@ public enum Textfile {
     }
 
     static func loadCounters(_ path: String) -> [String: Double] {
-        guard let fd = try? Sys.open(path, O_RDONLY | O_NOFOLLOW) else { return [:] }
+        // O_NONBLOCK and a type check: whoever can write the textfile directory (node_exporter's
+        // user) must not be able to park root on a FIFO while it holds the run lock.
+        guard let fd = try? Sys.open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK) else { return [:] }
         defer { close(fd) }
+        guard let status = try? Sys.fstat(fd), status.st_mode & S_IFMT == S_IFREG, status.st_uid == 0 else { return [:] }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16384)
         while true {
@@ -100,7 +109,9 @@ public enum Textfile {
     /// write to `<path>.tmp`, fsync, rename, fsync the directory.
     static func atomicWrite(_ path: String, _ text: String, mode: mode_t) throws(SystemError) {
         let temporary = path + ".tmp"
-        let fd = try Sys.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode)
+        // A fresh file of our own, never one someone else left at that name (O_EXCL).
+        if unlink(temporary) != 0 && errno != ENOENT { throw SystemError("unlink \(temporary)") }
+        let fd = try Sys.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode)
         do throws(SystemError) {
             try Sys.writeAll(fd, text)
             _ = fchmod(fd, mode)

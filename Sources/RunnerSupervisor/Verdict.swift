@@ -15,11 +15,16 @@ public enum RunnerVerdict: Equatable, Sendable {
 
 public enum VerdictClassifier {
     /// Every way a worker can fail is a rejection, except the ones that happen before it reads
-    /// runner data. The frame is decoded only from a worker that exited 0.
+    /// runner data: those carry no confinement marker (`Worker.confinedMarker`). The frame is
+    /// decoded only from a worker that exited 0, after the marker.
     public static func classify(_ outcome: WorkerOutcome) -> RunnerVerdict {
         if let failure = outcome.spawnFailure { return .kept(failure.description) }
         if outcome.interrupted { return .kept("interrupted before the worker finished") }
         let termination = outcome.termination
+        let confined = outcome.frame.first == Worker.confinedMarker
+        if !confined, !outcome.overflowed, !outcome.timedOut, termination == .exited(WorkerExit.sandboxSetupFailed) {
+            return .kept("worker could not set up its sandbox (before reading any runner data)")
+        }
         if outcome.timedOut {
             return .rejected(Rejection(.workerTimeout, "worker did not finish within the timeout and was killed"),
                              termination: termination)
@@ -38,15 +43,18 @@ public enum VerdictClassifier {
             return .rejected(Rejection(.workerTimeout, "worker exhausted its CPU time limit (SIGXCPU)"), termination: termination)
         case .signaled(let signal):
             return .rejected(Rejection(.workerCrashed, "worker died by signal \(signal)"), termination: termination)
-        case .exited(WorkerExit.sandboxSetupFailed):
-            return .kept("worker could not set up its sandbox")
         case .exited(let status) where status != 0:
             return .rejected(Rejection(.workerCrashed, "worker exited with status \(status)"), termination: termination)
         case .exited:
             break
         }
+        guard confined else {
+            return .rejected(Rejection(.protocolViolation, "worker answered without the confinement marker"), termination: termination)
+        }
         let decoded = outcome.frame.withUnsafeBytes { bytes -> Result<WorkerVerdict, Rejection> in
-            do throws(Rejection) { return .success(try Frame.decode(bytes)) } catch { return .failure(error) }
+            do throws(Rejection) {
+                return .success(try Frame.decode(UnsafeRawBufferPointer(rebasing: bytes.dropFirst())))
+            } catch { return .failure(error) }
         }
         switch decoded {
         case .success(.valid(let record)): return .valid(record)

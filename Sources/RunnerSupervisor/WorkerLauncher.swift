@@ -8,15 +8,18 @@ public enum WorkerLauncher {
     /// needs a few KiB; malloc arenas and the stack need a little more.
     public static let addressSpaceHeadroom = 64 << 20
 
-    public static func productionSandbox(timeout: Double) throws(SeccompBuildError) -> WorkerSandbox {
-        let filter = try CompiledFilter(policy: .worker)
+    public static func productionSandboxes(timeout: Double) throws(SeccompBuildError) -> WorkerSandboxes {
         let cpu = max(1, Int(timeout.rounded(.up)))
-        return WorkerSandbox(filter: filter, cpuSeconds: cpu,
-                             addressSpaceBytes: ProcessHygiene.mappedBytes() + addressSpaceHeadroom)
+        let addressSpace = ProcessHygiene.mappedBytes() + addressSpaceHeadroom
+        return WorkerSandboxes(
+            directory: WorkerSandbox(filter: try CompiledFilter(policy: .directoryWorker), cpuSeconds: cpu,
+                                     addressSpaceBytes: addressSpace),
+            image: WorkerSandbox(filter: try CompiledFilter(policy: .imageWorker), cpuSeconds: cpu,
+                                 addressSpaceBytes: addressSpace))
     }
 
     public static func start(timeout: Double) throws -> ForkServer {
-        let sandbox = try productionSandbox(timeout: timeout)
-        return try ForkServer.start { Worker.run(sandbox: sandbox) }
+        let sandboxes = try productionSandboxes(timeout: timeout)
+        return try ForkServer.start(warmUp: Worker.warmUp) { source, slot in Worker.run(source, sandboxes: sandboxes, slot: slot) }
     }
 }

@@ -1,6 +1,7 @@
 import CSandboxShim
 import Glibc
 import MetricsDecoding
+import RunnerWorker
 
 /// What the supervisor saw of one worker: the bytes it sent (bounded) and how it ended.
 public struct WorkerOutcome: Sendable {
@@ -15,6 +16,8 @@ public struct WorkerOutcome: Sendable {
     /// The fork server could not start the worker; not the runner's doing.
     public var spawnFailure: SystemError?
     public var seconds: Double = 0
+    /// Peak resident set of the worker, KiB.
+    public var maxRSSKiB = 0
 }
 
 /// Runs workers through the fork server, up to `jobs` at a time, from one single-threaded
@@ -41,11 +44,11 @@ public final class WorkerPool {
         self.timeout = timeout
     }
 
-    /// `next` returns the next job's tag and an open runner directory descriptor (the pool
-    /// closes it once the server holds its copy), or nil when there is no more work.
+    /// `next` returns the next job's tag, what kind of source it is and an open descriptor on it
+    /// (the pool closes it once the server holds its copy), or nil when there is no more work.
     /// `complete` is called once per tag. `shouldStop` is polled between steps.
     public func run(
-        next: () -> (tag: Int32, directory: Int32)?,
+        next: () -> (tag: Int32, source: RunnerSource, descriptor: Int32)?,
         complete: (Int32, WorkerOutcome) -> Void,
         shouldStop: () -> Bool
     ) throws(SystemError) {
@@ -61,35 +64,31 @@ public final class WorkerPool {
                     try server.kill(tag: slots[index].tag)
                 }
             }
-            while !stopping && !exhausted && slots.count < jobs {
+            // A worker that has closed its pipe is exiting: its exit report is still awaited,
+            // but it no longer holds a place, so the next fork overlaps that round trip.
+            // Bounded, so slow exit reports cannot let workers pile up.
+            while !stopping && !exhausted && slots.filter({ !$0.eof }).count < jobs && slots.count < jobs * 4 {
                 guard let job = next() else { exhausted = true; break }
-                slots.append(try spawn(tag: job.tag, directory: job.directory))
+                slots.append(try spawn(tag: job.tag, source: job.source, descriptor: job.descriptor))
             }
             if slots.isEmpty { return }
 
-            polls.removeAll(keepingCapacity: true)
-            polls.append(pollfd(fd: server.socket, events: Int16(POLLIN), revents: 0))
-            for slot in slots { polls.append(pollfd(fd: slot.eof ? -1 : slot.pipe, events: Int16(POLLIN), revents: 0)) }
             let now = Sys.monotonicSeconds()
             let nearest = slots.filter { !$0.killRequested }.map(\.deadline).min()
             let wait = nearest.map { max(0, Int32((($0 - now) * 1000).rounded(.up))) } ?? -1
-            let ready = poll(&polls, nfds_t(polls.count), wait)
-            if ready < 0 && errno != EINTR { throw SystemError("poll") }
-
-            if ready > 0 {
-                for index in slots.indices where polls[index + 1].revents != 0 {
-                    try drain(&slots[index])
-                }
-                if polls[0].revents != 0 {
-                    guard let message = try server.receive() else { throw SystemError("fork server exited", EPIPE) }
-                    apply(message, to: &slots)
-                }
-            }
+            try pollOnce(&slots, &polls, timeout: wait)
             let after = Sys.monotonicSeconds()
-            for index in slots.indices where !slots[index].killRequested && after >= slots[index].deadline {
-                slots[index].killRequested = true
-                slots[index].outcome.timedOut = true
-                try server.kill(tag: slots[index].tag)
+            if slots.contains(where: { !$0.killRequested && after >= $0.deadline && !($0.eof && $0.outcome.termination != nil) }) {
+                // Before blaming a worker, take in everything already queued: a worker whose
+                // frame or exit report is waiting (say, while the supervisor was busy making a
+                // batch durable) has finished, however late we look at it.
+                while try pollOnce(&slots, &polls, timeout: 0) {}
+                for index in slots.indices where !slots[index].killRequested && after >= slots[index].deadline
+                    && !(slots[index].eof && slots[index].outcome.termination != nil) {
+                    slots[index].killRequested = true
+                    slots[index].outcome.timedOut = true
+                    try server.kill(tag: slots[index].tag)
+                }
             }
             var index = 0
             while index < slots.count {
@@ -107,18 +106,35 @@ public final class WorkerPool {
         }
     }
 
-    private func spawn(tag: Int32, directory: Int32) throws(SystemError) -> Slot {
-        defer { close(directory) }
+    /// One poll over the fork server's socket and every open result pipe; handles what is
+    /// ready. Returns whether anything was.
+    @discardableResult
+    private func pollOnce(_ slots: inout [Slot], _ polls: inout [pollfd], timeout: Int32) throws(SystemError) -> Bool {
+        polls.removeAll(keepingCapacity: true)
+        polls.append(pollfd(fd: server.socket, events: Int16(POLLIN), revents: 0))
+        for slot in slots { polls.append(pollfd(fd: slot.eof ? -1 : slot.pipe, events: Int16(POLLIN), revents: 0)) }
+        let ready = poll(&polls, nfds_t(polls.count), timeout)
+        if ready < 0 && errno != EINTR { throw SystemError("poll") }
+        guard ready > 0 else { return false }
+        for index in slots.indices where polls[index + 1].revents != 0 {
+            try drain(&slots[index])
+        }
+        if polls[0].revents != 0 {
+            guard let message = try server.receive() else { throw SystemError("fork server exited", EPIPE) }
+            apply(message, to: &slots)
+        }
+        return true
+    }
+
+    private func spawn(tag: Int32, source: RunnerSource, descriptor: Int32) throws(SystemError) -> Slot {
+        defer { close(descriptor) }
         var ends: [Int32] = [-1, -1]
-        guard rm_pipe2(&ends, O_CLOEXEC | O_NONBLOCK) == 0 else { throw SystemError("pipe2") }
-        // Only the read end is ours and non-blocking; the worker's end must block normally.
-        let flags = fcntl(ends[1], F_GETFL)
-        _ = fcntl(ends[1], F_SETFL, flags & ~O_NONBLOCK)
+        guard rm_pipe2(&ends, O_CLOEXEC) == 0 else { throw SystemError("pipe2") }
         defer { close(ends[1]) }
         let now = Sys.monotonicSeconds()
         var slot = Slot(tag: tag, pipe: ends[0], started: now, deadline: now + timeout)
         do throws(SystemError) {
-            try server.spawn(tag: tag, directory: directory, resultPipe: ends[1])
+            try server.spawn(tag: tag, source: source, descriptor: descriptor, resultPipe: ends[1])
         } catch {
             slot.outcome.spawnFailure = error
             slot.eof = true
@@ -126,21 +142,22 @@ public final class WorkerPool {
         return slot
     }
 
-    /// Reads what the worker wrote, keeping at most one byte past the frame limit.
+    /// Reads what the worker wrote, keeping at most one byte past the frame limit. Called
+    /// only when poll reported the pipe readable, so the one read cannot block.
     private func drain(_ slot: inout Slot) throws(SystemError) {
         var chunk = [UInt8](repeating: 0, count: 4096)
-        while !slot.eof {
+        if !slot.eof {
             let n = chunk.withUnsafeMutableBytes { read(slot.pipe, $0.baseAddress, $0.count) }
             if n < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN { return }
+                if errno == EINTR || errno == EAGAIN { return }
                 throw SystemError("read from worker")
             }
             if n == 0 { slot.eof = true; return }
-            if slot.outcome.overflowed { continue }
-            let room = Frame.maxSize + 1 - slot.outcome.frame.count
+            if slot.outcome.overflowed { return }
+            // The frame plus the one-byte confinement marker before it.
+            let room = Frame.maxSize + 2 - slot.outcome.frame.count
             slot.outcome.frame.append(contentsOf: chunk[0..<min(n, room)])
-            if slot.outcome.frame.count > Frame.maxSize {
+            if slot.outcome.frame.count > Frame.maxSize + 1 {
                 slot.outcome.overflowed = true
                 slot.outcome.frame.removeAll()
                 if !slot.killRequested {
@@ -161,6 +178,7 @@ public final class WorkerPool {
             slots[index].eof = true
         case .exited:
             slots[index].outcome.termination = Termination(waitStatus: message.value)
+            slots[index].outcome.maxRSSKiB = Int(message.extra)
         case .spawn, .kill:
             break
         }

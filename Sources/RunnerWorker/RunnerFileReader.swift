@@ -13,9 +13,9 @@ public struct RunnerFileReader {
 
     public init(directory: Int32) { self.directory = directory }
 
-    /// Reads `file` into `buffer` (which holds at least runnerFileSizeLimit + 1 bytes) and
-    /// returns the number of bytes, or nil if the file does not exist.
-    public func read(_ file: RunnerFile, into buffer: UnsafeMutableRawBufferPointer) throws(Rejection) -> Int? {
+    /// Opens `file` for reading, or nil if it does not exist. Runs before the seccomp filter
+    /// (which allows no open at all); reads nothing.
+    public func open(_ file: RunnerFile) throws(Rejection) -> Int32? {
         var before = stat()
         if fstatat(directory, file.rawValue, &before, AT_SYMLINK_NOFOLLOW) != 0 {
             if errno == ENOENT { return nil }
@@ -27,22 +27,33 @@ public struct RunnerFileReader {
         }
         let fd = openat(directory, file.rawValue, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
         guard fd >= 0 else { throw rejection(forErrno: errno, file, "open") }
-        defer { close(fd) }
         var after = stat()
-        guard fstat(fd, &after) == 0 else { throw rejection(forErrno: errno, file, "fstat") }
-        try checkPlainFile(after, file)
+        guard fstat(fd, &after) == 0 else {
+            let code = errno
+            close(fd)
+            throw rejection(forErrno: code, file, "fstat")
+        }
+        do throws(Rejection) { try checkPlainFile(after, file) } catch { close(fd); throw error }
         guard after.st_dev == before.st_dev, after.st_ino == before.st_ino else {
+            close(fd)
             throw Rejection(.notRegularFile, file: file, "file was replaced between lstat and open")
         }
-        // The limit is enforced on the bytes read, not on st_size: one byte more than the
-        // limit is asked for, so a file that grew after the stat is still caught.
+        return fd
+    }
+
+    /// Reads an opened runner file into `buffer` (at least runnerFileSizeLimit + 1 bytes) and
+    /// closes it. The limit is enforced on the bytes read, not on st_size: one byte more than
+    /// the limit is asked for, so a file that grew after the stat is still caught.
+    public static func read(_ fd: Int32, _ file: RunnerFile, into buffer: UnsafeMutableRawBufferPointer) throws(Rejection) -> Int {
+        defer { close(fd) }
         let capacity = min(buffer.count, runnerFileSizeLimit + 1)
+        guard let base = buffer.baseAddress else { throw Rejection(.unreadableFile, file: file, "no buffer") }
         var total = 0
         while total < capacity {
-            let n = Glibc.read(fd, buffer.baseAddress! + total, capacity - total)
+            let n = Glibc.read(fd, base + total, capacity - total)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw rejection(forErrno: errno, file, "read")
+                throw Rejection(.unreadableFile, file: file, "read: errno \(errno)")
             }
             if n == 0 { break }
             total += n
@@ -51,6 +62,12 @@ public struct RunnerFileReader {
             throw Rejection(.fileTooLarge, file: file, "more than \(runnerFileSizeLimit) bytes read")
         }
         return total
+    }
+
+    /// open then read, for callers without a sandbox in between (tests, fuzzing).
+    public func read(_ file: RunnerFile, into buffer: UnsafeMutableRawBufferPointer) throws(Rejection) -> Int? {
+        guard let fd = try open(file) else { return nil }
+        return try Self.read(fd, file, into: buffer)
     }
 
     private func checkPlainFile(_ status: stat, _ file: RunnerFile) throws(Rejection) {

@@ -35,30 +35,15 @@ public struct SeccompPolicy: Sendable, Equatable {
         public static let result: Int32 = 1
         /// /dev/null, so a runtime fatal-error message goes nowhere instead of into the host's logs.
         public static let diagnostics: Int32 = 2
-        /// The runner's directory, opened by the supervisor with O_DIRECTORY|O_NOFOLLOW.
+        /// The runner's directory (O_DIRECTORY|O_NOFOLLOW) or its image (O_RDONLY|O_NOFOLLOW),
+        /// opened by the supervisor.
         public static let runnerDirectory: Int32 = 3
         /// RLIMIT_NOFILE: descriptors 0...7 exist at most, so "fd < 8" is a cheap mask test.
         public static let limit: Int32 = 8
     }
 
-    /// Flags that must be exactly as listed for every openat: read-only, never follow a
-    /// final symlink, never block on a FIFO, never create, truncate, append or open O_PATH.
-    static let openFlagMask = UInt64(O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_DIRECTORY)
-        | UInt64(rm_o_tmpfile) | UInt64(rm_o_path)
-    static let openFlagRequired = UInt64(O_RDONLY | O_NOFOLLOW | O_NONBLOCK)
-
-    public static let worker = SeccompPolicy(rules: [
-        // Reading the runner's files.
-        SyscallRule("openat", [
-            .equals(index: 0, value: UInt64(Descriptor.runnerDirectory)),
-            .maskedEquals(index: 2, mask: openFlagMask, value: openFlagRequired),
-        ], reason: "open a runner file by name, relative to the runner directory only, read-only, O_NOFOLLOW|O_NONBLOCK, never creating"),
-        SyscallRule("newfstatat", [
-            .maskedEquals(index: 0, mask: ~UInt64(Descriptor.limit - 1), value: 0),
-        ], reason: "lstat a runner file before opening it and fstat it after (glibc's fstat is newfstatat with AT_EMPTY_PATH); only on descriptors 0-7, never AT_FDCWD"),
-        SyscallRule("read", reason: "read at most 1025 bytes of an opened runner file"),
-        SyscallRule("close", reason: "close a runner file after reading it"),
-        // Returning the result.
+    /// What every worker needs once its runner data is in reach: answer, end, memory.
+    static let common: [SyscallRule] = [
         SyscallRule("write", [.equals(index: 0, value: UInt64(Descriptor.result))],
                     reason: "write the result frame to the pipe on descriptor 1"),
         SyscallRule("write", [.equals(index: 0, value: UInt64(Descriptor.diagnostics))],
@@ -78,5 +63,24 @@ public struct SeccompPolicy: Sendable, Equatable {
         SyscallRule("futex", reason: "uncontended Swift runtime and glibc locks may still wake or wait"),
         SyscallRule("rt_sigprocmask", reason: "glibc's abort() and the runtime's crash path block signals before raising"),
         SyscallRule("rt_sigreturn", reason: "return from a signal handler, if the runtime installed one"),
-    ])
+    ]
+
+    /// A worker on a mounted (or plain) runner directory. It opened its four files before the
+    /// filter went on (by fixed name under descriptor 3, lstat first, O_NOFOLLOW|O_NONBLOCK,
+    /// unprivileged): from here on it can only read descriptors it already holds. No open at all
+    /// is allowed — a filter cannot see an openat path, and an absolute path would ignore the
+    /// directory descriptor.
+    public static let directoryWorker = SeccompPolicy(rules: [
+        SyscallRule("read", reason: "read at most 1025 bytes of each runner file opened before the filter"),
+        SyscallRule("close", reason: "close a runner file after reading it"),
+    ] + common)
+
+    /// A worker on an unmounted image (after a reboot): libext2fs reads the image, which the
+    /// supervisor opened read-only onto descriptor 3, block by block.
+    public static let imageWorker = SeccompPolicy(rules: [
+        SyscallRule("pread64", [.equals(index: 0, value: UInt64(Descriptor.runnerDirectory))],
+                    reason: "libext2fs reads blocks of the runner's image at explicit offsets, on descriptor 3 only"),
+        SyscallRule("fstat", [.equals(index: 0, value: UInt64(Descriptor.runnerDirectory))],
+                    reason: "fstat the image on descriptor 3 for its size and type (the fstat system call, which takes no path, unlike newfstatat)"),
+    ] + common)
 }

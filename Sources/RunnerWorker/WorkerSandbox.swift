@@ -31,11 +31,22 @@ public struct WorkerSandbox: Sendable {
     public var cpuSeconds: Int
     /// Address-space ceiling; set from the fork server's own size plus headroom.
     public var addressSpaceBytes: Int
-    /// The unprivileged identity the worker reads as (nobody:nogroup), so that it holds no
-    /// capability: a mode-000 file, a root-only file reached through a hard link, or a file in
-    /// a directory it cannot search is refused by the kernel, not by our code.
-    public var userID: uid_t = 65534
-    public var groupID: gid_t = 65534
+    /// The unprivileged identity the worker reads as: a uid and gid of its own, from a range no
+    /// account uses (`WorkerIdentity`), with no supplementary groups and so no capability. A
+    /// mode-000 file, a root-only file reached through a hard link, or a file in a directory
+    /// it cannot search is refused by the kernel, not by our code; and no other process —
+    /// another worker, or some daemon running as nobody — shares its uid, so none can signal
+    /// or ptrace it.
+    public var userID: uid_t = WorkerIdentity.base
+    public var groupID: gid_t = WorkerIdentity.base
+
+    /// This sandbox for the worker in slot `slot` (the fork server's request tag).
+    public func forSlot(_ slot: Int32) -> WorkerSandbox {
+        var copy = self
+        copy.userID = WorkerIdentity.id(forSlot: slot)
+        copy.groupID = WorkerIdentity.id(forSlot: slot)
+        return copy
+    }
 
     public init(filter: CompiledFilter, cpuSeconds: Int, addressSpaceBytes: Int) {
         self.filter = filter
@@ -43,9 +54,14 @@ public struct WorkerSandbox: Sendable {
         self.addressSpaceBytes = addressSpaceBytes
     }
 
-    /// Applies every layer or reports the first that failed. Allocation-free apart from the
-    /// filter bytes, which were allocated before fork.
+    /// Every layer, in order (what the test probe uses before it misbehaves).
     public func apply() -> SandboxStep? {
+        confine() ?? lockDown()
+    }
+
+    /// Everything but the seccomp filter: limits, identity, no_new_privs. After this the
+    /// worker is nobody with no capability; a directory worker opens its four files now.
+    public func confine() -> SandboxStep? {
         let limits: [(Int32, UInt64, UInt64)] = [
             (rm_rlimit_cpu, UInt64(cpuSeconds), UInt64(cpuSeconds + 1)),
             (rm_rlimit_as, UInt64(addressSpaceBytes), UInt64(addressSpaceBytes)),
@@ -66,8 +82,25 @@ public struct WorkerSandbox: Sendable {
         guard rm_set_not_dumpable() == 0 else { return .dumpable }
         guard rm_set_parent_death_signal(SIGKILL) == 0 else { return .parentDeath }
         guard rm_set_no_new_privs() == 0 else { return .noNewPrivileges }
-        let installed = filter.bytes.withUnsafeBytes { rm_install_seccomp_filter($0.baseAddress, $0.count) }
-        guard installed == 0 else { return .seccomp }
         return nil
+    }
+
+    /// The seccomp filter, last: nothing after it may need a denied call. Allocation-free (the
+    /// program bytes were allocated before fork).
+    public func lockDown() -> SandboxStep? {
+        let installed = filter.bytes.withUnsafeBytes { rm_install_seccomp_filter($0.baseAddress, $0.count) }
+        return installed == 0 ? nil : .seccomp
+    }
+}
+
+/// Worker uids and gids: 0x7FF00000 + (slot mod 4096). Below 2^31 (some tools mishandle larger
+/// ids), far above distribution, systemd-dynamic and container sub-id ranges, and never
+/// mapped to an account. Concurrent workers get different ids (at most 4 × --jobs are alive).
+public enum WorkerIdentity {
+    public static let base: UInt32 = 0x7FF0_0000
+    public static let count: Int32 = 4096
+
+    public static func id(forSlot slot: Int32) -> UInt32 {
+        base + UInt32(truncatingIfNeeded: ((slot % count) + count) % count)
     }
 }

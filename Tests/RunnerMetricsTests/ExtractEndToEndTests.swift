@@ -1,0 +1,208 @@
+import Foundation
+import Testing
+
+/// `runner-metrics extract` end to end on plain directories: upstream's cases, exact lines.
+@Suite struct ExtractEndToEndTests {
+    @Test func allFilesPresentIssueThreeEventsAndDelete() throws {
+        let tree = try TestTree()
+        let dir = try tree.runner("r1", Sample.complete)
+        let result = try tree.extract()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(tree.metricLines == [Sample.installedLine, Sample.startLine, Sample.stopLine])
+        #expect(!tree.exists(dir))
+        #expect(tree.auditLines.isEmpty)
+        let counts = summary(result)
+        #expect(counts["runner_installed"] == 1 && counts["runner_start"] == 1 && counts["runner_stop"] == 1)
+        #expect(counts["deleted"] == 1 && counts["quarantined"] == 0 && counts["errors"] == 0)
+    }
+
+    @Test func preJobOnlyIssuesRunnerStart() throws {
+        let tree = try TestTree()
+        let dir = try tree.runner("r1", ["runner-installed.timestamp": Sample.installed, "pre-job-metrics.json": Sample.preJob])
+        let result = try tree.extract()
+        #expect(result.status == 0)
+        #expect(tree.metricLines == [Sample.startLine])
+        #expect(!tree.exists(dir))
+    }
+
+    @Test func installedTimestampOnlyIssuesNothingAndDeletes() throws {
+        let tree = try TestTree()
+        let dir = try tree.runner("r1", ["runner-installed.timestamp": Sample.installed])
+        let result = try tree.extract()
+        #expect(result.status == 0)
+        #expect(tree.metricLines.isEmpty)
+        #expect(!tree.exists(dir))
+        #expect(summary(result)["deleted"] == 1)
+    }
+
+    @Test func noInstalledTimestampIssuesNothingAndDeletes() throws {
+        let tree = try TestTree()
+        let dir = try tree.runner("r1", ["pre-job-metrics.json": Sample.preJob, "post-job-metrics.json": Sample.postJob])
+        let result = try tree.extract()
+        #expect(result.status == 0)
+        #expect(tree.metricLines.isEmpty)
+        #expect(!tree.exists(dir))
+    }
+
+    @Test func abnormalStatusCarriesStatusInfoAndFloatTimestamps() throws {
+        let tree = try TestTree()
+        try tree.runner("r1", [
+            "runner-installed.timestamp": "1696427232.2253454\n",
+            "pre-job-metrics.json": Sample.preJob,
+            "post-job-metrics.json": #"{"timestamp": 1700000010, "status": "abnormal", "status_info": {"code": 137}}"#,
+        ])
+        #expect(try tree.extract().status == 0)
+        #expect(tree.metricLines == [
+            #"{"timestamp": 1700000030.0, "event": "runner_start", "flavor": "small", "workflow": "CI", "repo": "octo/app", "github_event": "push", "idle": 3572797.774654627}"#,
+            #"{"timestamp": 1700000010.0, "event": "runner_stop", "flavor": "small", "workflow": "CI", "repo": "octo/app", "github_event": "push", "status": "abnormal", "status_info": {"code": 137}, "job_duration": 0}"#,
+        ])
+    }
+
+    @Test func ignoredRunnersAreNotTouched() throws {
+        let tree = try TestTree()
+        let active = try tree.runner("active-1", Sample.complete)
+        let listed = try tree.runner("active-2", ["pre-job-metrics.json": "not json"])
+        let done = try tree.runner("done-1", Sample.complete)
+        let ignoreFile = tree.root + "/ignore"
+        _ = FileManager.default.createFile(atPath: ignoreFile, contents: Data("# active runners\nactive-2\n\n".utf8))
+        let result = try tree.extract(["--ignore", "active-1", "--ignore-file", ignoreFile])
+        #expect(result.status == 0)
+        #expect(tree.exists(active + "/pre-job-metrics.json"))
+        #expect(tree.exists(listed + "/pre-job-metrics.json"))
+        #expect(!tree.exists(done))
+        #expect(tree.metricLines == [Sample.installedLine, Sample.startLine, Sample.stopLine])
+        #expect(summary(result)["ignored"] == 2)
+    }
+
+    /// Upstream's corrupt cases: each quarantined, no event, with its exact reason code.
+    @Test(arguments: [
+        ("pre-job-metrics.json", #"{"workflow": "CI", "repository": "octo/app", "event": "push", "timestamp": -1, "workflow_run_id": "42"}"#, "invalid-value"),
+        ("post-job-metrics.json", "this is not json", "invalid-json"),
+        ("pre-job-metrics.json", "[1, 2, 3]", "invalid-value"),
+        ("runner-installed.timestamp", "yesterday", "invalid-timestamp"),
+        ("runner-installation-start.timestamp", String(repeating: "1", count: 1025), "file-too-large"),
+        ("runner-installed.timestamp", String(repeating: "1", count: 1025), "file-too-large"),
+        ("pre-job-metrics.json", String(repeating: " ", count: 1025 - Sample.preJob.utf8.count) + Sample.preJob, "file-too-large"),
+        ("post-job-metrics.json", String(repeating: " ", count: 1025 - Sample.postJob.utf8.count) + Sample.postJob, "file-too-large"),
+    ])
+    func corruptRunnerIsQuarantinedWithReason(file: String, body: String, reason: String) throws {
+        let tree = try TestTree()
+        var files = Sample.complete
+        files[file] = body
+        let dir = try tree.runner("bad", files)
+        let honest = try tree.runner("good", Sample.complete)
+        let result = try tree.extract()
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(tree.metricLines == [Sample.installedLine, Sample.startLine, Sample.stopLine])
+        #expect(!tree.exists(dir) && !tree.exists(honest))
+        #expect(tree.reasons == ["bad": reason])
+        let entry = try #require(tree.auditEntries.first)
+        #expect(entry["file"] as? String == file)
+        let evidence = try #require(entry["evidence"] as? String)
+        #expect(tree.exists(evidence + "/" + file))
+        #expect(tree.quarantined().count == 1)
+    }
+
+    @Test func exactly1024BytesIsAccepted() throws {
+        let tree = try TestTree()
+        var files = Sample.complete
+        files["pre-job-metrics.json"] = String(repeating: " ", count: 1024 - Sample.preJob.utf8.count) + Sample.preJob
+        try tree.runner("r1", files)
+        #expect(try tree.extract().status == 0)
+        #expect(tree.metricLines == [Sample.installedLine, Sample.startLine, Sample.stopLine])
+    }
+
+    /// A deletion failure is reported, the run goes on, and the next run deletes the runner
+    /// without issuing its events again.
+    @Test func deletionFailureIsLoggedAndRetriedWithoutReissuing() throws {
+        let tree = try TestTree()
+        let stuck = try tree.runner("a-stuck", Sample.complete)
+        // Deeper than the tree remover descends: deletion fails after the events are out.
+        var deep = stuck
+        for _ in 0..<70 { deep += "/d"; try TestTree.directory(deep) }
+        let other = try tree.runner("b-other", ["runner-installed.timestamp": Sample.installed, "pre-job-metrics.json": Sample.preJob])
+        let first = try tree.extract()
+        #expect(first.status == 1)
+        #expect(first.stderr.contains("delete"))
+        #expect(tree.exists(stuck))
+        #expect(!tree.exists(other))
+        #expect(tree.metricLines == [Sample.installedLine, Sample.startLine, Sample.stopLine, Sample.startLine])
+        // While deletion keeps failing, later runs neither extract it again nor issue twice.
+        let again = try tree.extract()
+        #expect(again.status == 1)
+        #expect(summary(again)["kept"] == 1)
+        #expect(tree.metricLines.count == 4)
+        // The operator (or nothing at all) flattens the tree; the next run only deletes.
+        try Tool.sh("rm -rf '\(stuck)/d'")
+        let second = try tree.extract()
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(!tree.exists(stuck))
+        #expect(tree.metricLines.count == 4)
+        #expect(summary(second)["deleted"] == 1)
+    }
+
+    /// The metrics log cannot be written: nothing is deleted, exit 1, and a later run with a
+    /// writable log issues the events once.
+    @Test func fullMetricsLogKeepsRunnersAndIssuesOnceLater() throws {
+        let tree = try TestTree()
+        let volume = tree.root + "/logvol"
+        try TestTree.directory(volume)
+        try Tool.sh("mount -t tmpfs -o size=64k tmpfs '\(volume)' && (dd if=/dev/zero of='\(volume)/filler' bs=4k 2>/dev/null; true)")
+        defer { _ = try? Tool.sh("umount -l '\(volume)'") }
+        let log = volume + "/metrics.log"
+        let dir = try tree.runner("r1", Sample.complete)
+        let args = ["--metrics-log", log]
+        let first = try Tool.run(Tool.runnerMetrics, ["extract"] + tree.standardArguments + ["--json"] + args)
+        #expect(first.status == 1)
+        #expect(first.stderr.contains("No space left on device"))
+        #expect(tree.exists(dir + "/pre-job-metrics.json"))
+        #expect((try? String(contentsOfFile: log, encoding: .utf8)) ?? "" == "")
+        try Tool.sh("rm '\(volume)/filler'")
+        let second = try Tool.run(Tool.runnerMetrics, ["extract"] + tree.standardArguments + ["--json"] + args)
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(try String(contentsOfFile: log, encoding: .utf8) == [Sample.installedLine, Sample.startLine, Sample.stopLine].joined(separator: "\n") + "\n")
+        #expect(!tree.exists(dir))
+    }
+
+    @Test func missingRunnerFSDirectoryIsNothingToDo() throws {
+        let tree = try TestTree()
+        let result = try Tool.run(Tool.runnerMetrics, ["extract"] + tree.standardArguments + ["--runner-fs-dir", tree.root + "/absent"])
+        #expect(result.status == 0)
+        #expect(tree.metricLines.isEmpty)
+    }
+
+    @Test func secondConcurrentRunExits75() throws {
+        let tree = try TestTree()
+        try tree.runner("r1", Sample.complete)
+        // Hold the lock as another run would, with flock(1).
+        try TestTree.directory(tree.state)
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+        holder.arguments = [tree.state + "/lock", "sleep", "30"]
+        try holder.run()
+        defer { holder.terminate(); holder.waitUntilExit() }
+        var waited = 0
+        while waited < 200, (try? Tool.run("/usr/bin/flock", ["-n", tree.state + "/lock", "true"]).status) == 0 {
+            usleep(10_000); waited += 1
+        }
+        let result = try tree.extract()
+        #expect(result.status == 75)
+        #expect(tree.metricLines.isEmpty)
+        #expect(tree.exists(tree.fs + "/r1"))
+    }
+
+    @Test func invalidRunnerNamesAreSkippedAndAudited() throws {
+        let tree = try TestTree()
+        let weird = ["bad\nname", "dots..ok-but-\u{2215}slash", String(repeating: "x", count: 200)]
+        for name in weird { try TestTree.directory(tree.fs + "/" + name) }
+        try tree.runner("good", Sample.complete)
+        let result = try tree.extract()
+        #expect(result.status == 3)
+        #expect(summary(result)["skipped"] == 3)
+        for name in weird { #expect(tree.exists(tree.fs + "/" + name)) }
+        #expect(tree.auditEntries.count == 3)
+        #expect(tree.auditEntries.allSatisfy { $0["reason"] as? String == "invalid-runner-name" })
+        #expect(tree.auditLines.count == 3)  // the newline stayed escaped: still one line each
+        #expect(tree.metricLines.count == 3)
+    }
+}
