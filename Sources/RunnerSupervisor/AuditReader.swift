@@ -23,14 +23,7 @@ public enum AuditReader {
     public static func read(_ path: String) throws(SystemError) -> Listing {
         let fd = try Sys.open(path, O_RDONLY | O_NOFOLLOW)
         defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; throw SystemError("read \(path)") }
-            if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-        }
+        let bytes = try Sys.readAll(fd, path)
         var listing = Listing()
         for line in bytes.split(separator: 0x0a) {
             let parsed = line.withUnsafeBytes { raw -> JSONValue? in try? StrictJSON.parse(raw) }

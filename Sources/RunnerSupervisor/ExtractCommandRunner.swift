@@ -52,14 +52,7 @@ public enum IgnoreFile {
     public static func read(_ path: String) throws(SystemError) -> Set<String> {
         let fd = try Sys.open(path, O_RDONLY)
         defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; throw SystemError("read \(path)") }
-            if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-        }
+        let bytes = try Sys.readAll(fd, path)
         var names = Set<String>()
         for line in bytes.split(separator: 0x0a) {
             let text = String(decoding: line, as: UTF8.self).trimmingWhitespace()

@@ -64,16 +64,7 @@ public final class Journal {
     /// Every well-formed record; a torn last record (a crash mid-append) is ignored, which is
     /// safe because a record is only acted on after its own fsync.
     public func load() throws(SystemError) -> [Record] {
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        var offset: off_t = 0
-        while true {
-            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
-            if n < 0 { if errno == EINTR { continue }; throw SystemError("read \(path)") }
-            if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-            offset += off_t(n)
-        }
+        let bytes = try Sys.readAll(fd, path)
         var records: [Record] = []
         var reader = RecordReader(bytes: bytes)
         while let record = reader.next() { records.append(record) }

@@ -50,6 +50,21 @@ enum Sys {
         if let failure { throw failure }
     }
 
+    /// pread(2) from offset 0 to end of file: a whole host file the supervisor owns (its own
+    /// logs, journal, counters, the operator's ignore file) — never a runner file.
+    static func readAll(_ fd: Int32, _ what: String) throws(SystemError) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        var offset: off_t = 0
+        while true {
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
+            if n < 0 { if errno == EINTR { continue }; throw SystemError("read \(what)") }
+            if n == 0 { return bytes }
+            bytes.append(contentsOf: chunk[0..<n])
+            offset += off_t(n)
+        }
+    }
+
     /// fsync(2).
     static func fsync(_ fd: Int32, _ what: String) throws(SystemError) {
         while Glibc.fsync(fd) != 0 {

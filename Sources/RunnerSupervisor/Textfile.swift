@@ -90,13 +90,7 @@ public enum Textfile {
         guard let fd = try? Sys.open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK) else { return [:] }
         defer { close(fd) }
         guard let status = try? Sys.fstat(fd), status.st_mode & S_IFMT == S_IFREG, status.st_uid == 0 else { return [:] }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16384)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-        }
+        guard let bytes = try? Sys.readAll(fd, path) else { return [:] }
         var counters: [String: Double] = [:]
         for line in bytes.split(separator: 0x0a) {
             let parts = line.split(separator: 0x20)
