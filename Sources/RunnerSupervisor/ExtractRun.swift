@@ -16,6 +16,8 @@ public final class ExtractRun {
     /// Runners recovery still owes a deletion (their events are out): never extracted again,
     /// only deleted, or kept while deletion keeps failing.
     var owedDeletion: Set<String> = []
+    /// Deletes on its own thread (Janitor.swift).
+    let janitor = Janitor()
 
     var journal: Journal!
     var metricsLog: AppendLog!
@@ -322,21 +324,27 @@ public final class ExtractRun {
 
         account("quarantine", since: quarantineStart)
 
-        // 3. Delete what is durable.
-        let deleteStart = Sys.monotonicSeconds()
-        defer { account("delete", since: deleteStart) }
-        var done: [Journal.Record] = []
+        // 3. Delete what is durable: on the janitor's thread, overlapping the next workers.
         for issue in issued {
-            do throws(SystemError) {
-                try issue.location.delete()
-                summary.deleted += 1
-                done.append(.done(name: issue.location.name))
-            } catch {
-                fail("delete: \(error); events already issued, deletion retried next run", runner: issue.location.name)
-                if !issue.lines.isEmpty {
-                    outstanding.append(.intent(name: issue.location.name, dev: 0, ino: 0, offset: 0, lines: issue.lines.joined()))
-                    outstanding.append(.written(name: issue.location.name))
+            janitor.submit(Janitor.Job(location: issue.location, lines: issue.lines.joined()))
+        }
+    }
+
+    /// Collects the janitor's deletions (all of them, after its thread ended).
+    func collectDeletions() {
+        var done: [Journal.Record] = []
+        for result in janitor.finish() {
+            summary.phaseSeconds["delete", default: 0] += result.seconds
+            let name = result.job.location.name
+            if let error = result.error {
+                fail("delete: \(error); events already issued, deletion retried next run", runner: name)
+                if !result.job.lines.isEmpty {
+                    outstanding.append(.intent(name: name, dev: 0, ino: 0, offset: 0, lines: result.job.lines))
+                    outstanding.append(.written(name: name))
                 }
+            } else {
+                summary.deleted += 1
+                done.append(.done(name: name))
             }
         }
         try? journal.append(done)
@@ -345,6 +353,7 @@ public final class ExtractRun {
     /// Makes the batch's renames and unlinks durable, then empties the journal (keeping only
     /// runners whose events are out but whose deletion failed).
     func finish() {
+        collectDeletions()
         let start = Sys.monotonicSeconds()
         defer { account("directory_fsync_and_journal", since: start) }
         for directory in [config.runnerFSDir, config.imagesDir, config.quarantineDir] {

@@ -1,0 +1,102 @@
+import CSandboxShim
+import Glibc
+import Synchronization
+
+/// Deletes runners whose events are durable on a thread of its own, so that unmounting and
+/// removing directory trees (measured: the largest part of the supervisor's time) overlaps the
+/// workers instead of stalling them. The supervisor never forks after the fork server is
+/// started, so a thread here cannot leave a lock copied into a child.
+///
+/// Jobs are handed over in order through a Mutex-guarded queue with a pipe as the wake-up
+/// signal; results are read back once, after `finish()` joined the thread.
+final class Janitor: @unchecked Sendable {
+    struct Job: Sendable {
+        var location: RunnerLocation
+        /// The runner's issued lines, kept in the journal if its deletion fails.
+        var lines: String
+    }
+
+    struct Result: Sendable {
+        var job: Job
+        var error: SystemError?
+        var seconds: Double
+    }
+
+    private let queue = Mutex<(jobs: [Job], results: [Result])>(([], []))
+    private var wake: (read: Int32, write: Int32) = (-1, -1)
+    private var thread = pthread_t()
+    private var running = false
+
+    /// Starts the thread; if that is not possible, deletions run inline in `submit`.
+    init() {
+        var ends: [Int32] = [-1, -1]
+        guard rm_pipe2(&ends, O_CLOEXEC) == 0 else { return }
+        wake = (ends[0], ends[1])
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let created = pthread_create(&thread, nil, { raw in
+            guard let raw else { return nil }
+            Unmanaged<Janitor>.fromOpaque(raw).takeRetainedValue().loop()
+            return nil
+        }, context)
+        if created == 0 {
+            running = true
+        } else {
+            Unmanaged<Janitor>.fromOpaque(context).release()
+            close(wake.read)
+            close(wake.write)
+        }
+    }
+
+    func submit(_ job: Job) {
+        guard running else {
+            queue.withLock { $0.results.append(Self.run(job)) }
+            return
+        }
+        queue.withLock { $0.jobs.append(job) }
+        var byte: UInt8 = 1
+        while write(wake.write, &byte, 1) < 0 && errno == EINTR {}
+    }
+
+    /// Waits for every submitted deletion and returns the results in submission order.
+    func finish() -> [Result] {
+        if running {
+            close(wake.write)  // EOF ends the loop once the queue is empty
+            pthread_join(thread, nil)
+            close(wake.read)
+            running = false
+        }
+        return queue.withLock { state in
+            defer { state.results.removeAll() }
+            return state.results
+        }
+    }
+
+    private func loop() {
+        // SIGTERM/SIGINT must interrupt the supervisor's poll, so this thread never takes them.
+        var blocked = sigset_t()
+        sigemptyset(&blocked)
+        sigaddset(&blocked, SIGTERM)
+        sigaddset(&blocked, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &blocked, nil)
+        var byte: UInt8 = 0
+        while true {
+            let n = read(wake.read, &byte, 1)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return }
+            guard let job = queue.withLock({ $0.jobs.isEmpty ? nil : $0.jobs.removeFirst() }) else { continue }
+            let result = Self.run(job)
+            queue.withLock { $0.results.append(result) }
+        }
+    }
+
+    private static func run(_ job: Job) -> Result {
+        let start = Sys.monotonicSeconds()
+        do throws(SystemError) {
+            try job.location.delete()
+            return Result(job: job, error: nil, seconds: Sys.monotonicSeconds() - start)
+        } catch {
+            return Result(job: job, error: error, seconds: Sys.monotonicSeconds() - start)
+        }
+    }
+}
+
