@@ -35,6 +35,9 @@ int rm_install_seccomp_filter(const void *bpf, size_t len) {
 int rm_close_from(unsigned int first) { return (int)syscall(SYS_close_range, first, ~0U, 0); }
 int rm_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 int rm_umount2(const char *target, int flags) { return umount2(target, flags); }
+int rm_rename_noreplace(const char *from, const char *to) {
+    return (int)syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, 1 /* RENAME_NOREPLACE */);
+}
 
 int rm_is_mount_root(int dirfd, const char *name) {
     struct statx stx;

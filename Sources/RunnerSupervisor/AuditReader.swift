@@ -45,7 +45,14 @@ public enum AuditReader {
 
     public static func table(_ entries: [Entry]) -> String {
         let header = ["TIME", "RUNNER", "REASON", "EVIDENCE"]
-        let rows = entries.map { [$0.time, JSONText.string($0.runner).dropFirst().dropLast().description, $0.reason, $0.evidence] }
+        // The runner field is already shown safely (invalid names as \xNN); only control
+        // characters a forged or damaged line might hold are escaped here, not backslashes.
+        func shown(_ text: String) -> String {
+            String(text.unicodeScalars.flatMap { scalar -> [Character] in
+                scalar.value >= 0x20 && scalar.value < 0x7f ? [Character(scalar)] : Array(JSONText.string(String(scalar)).dropFirst().dropLast())
+            })
+        }
+        let rows = entries.map { [$0.time, shown($0.runner), $0.reason, shown($0.evidence)] }
         var widths = header.map(\.count)
         for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
         func render(_ row: [String]) -> String {

@@ -55,14 +55,14 @@ public struct RunnerLocation: Sendable {
         try Sys.ensureDirectory(quarantineDir, mode: 0o700)
         if isMounted() { try unmount() }
         if evidence.hasSuffix(".img") {
-            guard rename(imagePath, evidence) == 0 else { throw SystemError("rename \(imagePath)") }
+            guard rm_rename_noreplace(imagePath, evidence) == 0 else { throw SystemError("rename \(imagePath)") }
             _ = lchown(evidence, 0, 0)
             _ = chmod(evidence, 0o600)
             // The mount point left behind is empty; failing to remove it leaves only that.
             if rmdir(directoryPath) != 0 && errno != ENOENT { try TreeRemoval.remove(parent: runnerFSDir, name: name) }
             return
         }
-        guard rename(directoryPath, evidence) == 0 else { throw SystemError("rename \(directoryPath)") }
+        guard rm_rename_noreplace(directoryPath, evidence) == 0 else { throw SystemError("rename \(directoryPath)") }
         _ = lchown(evidence, 0, 0)
         if let status = try Sys.lstat(evidence), status.st_mode & S_IFMT == S_IFDIR { _ = chmod(evidence, 0o711) }
     }

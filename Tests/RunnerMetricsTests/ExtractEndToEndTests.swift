@@ -203,6 +203,13 @@ import Testing
         #expect(tree.auditEntries.count == 3)
         #expect(tree.auditEntries.allSatisfy { $0["reason"] as? String == "invalid-runner-name" })
         #expect(tree.auditLines.count == 3)  // the newline stayed escaped: still one line each
+        // The operator's table shows the name as audited (\x0a), escaped once, not twice.
+        let table = try Tool.run(Tool.runnerMetrics, ["audit", "--audit-log", tree.auditLog])
+        #expect(table.status == 0)
+        #expect(table.stdout.contains(#" bad\x0aname "#))
+        #expect(!table.stdout.contains(#"bad\\x0aname"#))
+        let filtered = try Tool.run(Tool.runnerMetrics, ["audit", "--audit-log", tree.auditLog, "--runner", #"bad\x0aname"#, "--json"])
+        #expect(filtered.stdout.split(separator: "\n").count == 1)
         #expect(tree.metricLines.count == 3)
     }
 }

@@ -19,6 +19,8 @@ int rm_install_seccomp_filter(const void *bpf, size_t len);
 int rm_close_from(unsigned int first);
 /// syscall(SYS_pidfd_open, pid, 0).
 int rm_pidfd_open(pid_t pid);
+/// renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE): never replaces an existing entry.
+int rm_rename_noreplace(const char *from, const char *to);
 /// umount2(target, flags).
 int rm_umount2(const char *target, int flags);
 /// 1 if `name` under `dirfd` is the root of a mount (statx STATX_ATTR_MOUNT_ROOT), 0 if not, -1 on error.
