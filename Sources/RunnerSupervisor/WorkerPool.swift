@@ -20,9 +20,9 @@ public struct WorkerOutcome: Sendable {
     public var maxRSSKiB = 0
 }
 
-/// Runs workers through the fork server, up to `jobs` at a time, from one single-threaded
-/// poll loop: no thread ever exists in the supervisor, so nothing it does depends on locks a
-/// fork could have copied mid-update.
+/// Runs workers through the fork server, up to `jobs` at a time, from one poll loop. Forks
+/// happen only in the fork server, which was forked before the supervisor started any thread
+/// (its deletion thread, Janitor.swift), so no child ever inherits a lock held mid-update.
 public final class WorkerPool {
     let server: ForkServer
     let jobs: Int
