@@ -1,7 +1,7 @@
 // What upstream Python's `json.dumps` writes for the values in an event line, byte for byte.
 // Dashboards and alert rules parse these lines; a drop-in replacement must not change them.
 
-enum PythonJSON {
+public enum PythonJSON {
     /// Python's `float.__repr__` as `json.dumps` uses it: the shortest digits that round-trip,
     /// fixed notation when the decimal exponent e is in -4 <= e < 16 (always with a
     /// fractional part, ".0" if need be), else "d.ddde+XX" with at least two exponent digits.
@@ -67,7 +67,7 @@ enum PythonJSON {
     /// other scalar (other controls, DEL 0x7F, all non-ASCII) as \uXXXX lowercase, astral
     /// scalars as a UTF-16 surrogate pair. (CPython's encoder escapes DEL too: its "safe"
     /// range is ' ' through '~'.)
-    static func string(_ s: String) -> String {
+    public static func string(_ s: String) -> String {
         var out = "\""
         out.reserveCapacity(s.utf8.count + 2)
         for scalar in s.unicodeScalars {

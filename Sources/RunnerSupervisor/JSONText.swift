@@ -1,27 +1,12 @@
+import MetricsDecoding
+
 /// JSON text for the supervisor's own output (audit lines, summaries, journal). Everything
 /// outside printable ASCII is \u-escaped, so a line is pure ASCII and a runner-chosen string
 /// can never end it, split it or smuggle a terminal escape into an operator's screen.
 enum JSONText {
-    static func string(_ value: String) -> String {
-        var out = "\""
-        for unit in value.utf16 {
-            switch unit {
-            case 0x22: out += "\\\""
-            case 0x5c: out += "\\\\"
-            case 0x0a: out += "\\n"
-            case 0x0d: out += "\\r"
-            case 0x09: out += "\\t"
-            case 0x20...0x7e: out.unicodeScalars.append(Unicode.Scalar(UInt8(unit)))
-            default: out += "\\u" + hex4(unit)
-            }
-        }
-        return out + "\""
-    }
-
-    static func hex4(_ unit: UInt16) -> String {
-        let digits = Array("0123456789abcdef")
-        return String([digits[Int(unit >> 12)], digits[Int(unit >> 8 & 0xf)], digits[Int(unit >> 4 & 0xf)], digits[Int(unit & 0xf)]])
-    }
+    /// The same encoding as the metric lines (`json.dumps(..., ensure_ascii=True)`): only
+    /// printable ASCII stays raw, every other scalar is escaped.
+    static func string(_ value: String) -> String { PythonJSON.string(value) }
 
     /// `{"k": v, ...}` from already-encoded values, in the given order.
     static func object(_ members: [(String, String)]) -> String {

@@ -47,7 +47,7 @@ import Testing
     /// SIGKILL injected by strace at the Nth call of the system calls each step of the
     /// protocol makes (journal and log writes, fsyncs, renames, unlinks, opens), then a final
     /// complete run.
-    @Test(arguments: ["write", "fsync", "unlinkat", "rename", "openat"])
+    @Test(arguments: ["write", "fsync", "unlinkat", "renameat2", "openat"])
     func killAtTheNthSystemCall(call: String) throws {
         let tree = try TestTree()
         let (expected, corrupt) = try layTree(tree, runners: 120, corruptEvery: 10)
@@ -79,12 +79,7 @@ import Testing
         var generator = SystemRandomNumberGenerator()
         var killed = 0
         for _ in 0..<25 {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: Tool.runnerMetrics)
-            process.arguments = ["extract"] + tree.standardArguments
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let process = try tree.startExtract()
             usleep(UInt32.random(in: 1_000...40_000, using: &generator))
             if process.isRunning { kill(process.processIdentifier, SIGKILL); killed += 1 }
             process.waitUntilExit()
@@ -101,12 +96,7 @@ import Testing
         let tree = try TestTree()
         let (expected, corrupt) = try layTree(tree, runners: 1000, corruptEvery: 10)
         try TestTree.directory(tree.state)  // so flock(1) below can open the lock file
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Tool.runnerMetrics)
-        process.arguments = ["extract"] + tree.standardArguments + ["--jobs", "1"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try tree.startExtract(["--jobs", "1"])
         // Once the run holds its lock and has had a moment to start workers, interrupt it.
         #expect(TestTree.waitUntil(20) { tree.lockHeld() })
         usleep(100_000)
@@ -129,12 +119,7 @@ import Testing
         let tree = try TestTree()
         let (expected, corrupt) = try layTree(tree, runners: 400, corruptEvery: 10)
         try TestTree.directory(tree.state)  // so flock(1) below can open the lock file
-        let first = Process()
-        first.executableURL = URL(fileURLWithPath: Tool.runnerMetrics)
-        first.arguments = ["extract"] + tree.standardArguments + ["--jobs", "1"]
-        first.standardOutput = FileHandle.nullDevice
-        first.standardError = FileHandle.nullDevice
-        try first.run()
+        let first = try tree.startExtract(["--jobs", "1"])
         // Start the second once the first holds the lock.
         #expect(TestTree.waitUntil(20) { tree.lockHeld() })
         #expect(first.isRunning, "the first run ended (\(first.isRunning ? -1 : first.terminationStatus)) before the second started; the test proved nothing")
@@ -190,12 +175,7 @@ import Testing
         }
         // During a run: logrotate starts while the run holds its lock and waits for it.
         try addRunners("during", 600)
-        let run = Process()
-        run.executableURL = URL(fileURLWithPath: Tool.runnerMetrics)
-        run.arguments = ["extract"] + tree.standardArguments + ["--jobs", "1"]
-        run.standardOutput = FileHandle.nullDevice
-        run.standardError = FileHandle.nullDevice
-        try run.run()
+        let run = try tree.startExtract(["--jobs", "1"])
         // Once its first batch is out (notifempty would skip an empty log), rotate.
         #expect(TestTree.waitUntil(20) { !tree.metricLines.isEmpty })
         #expect(run.isRunning, "the run ended before the rotation started; the test proved less")

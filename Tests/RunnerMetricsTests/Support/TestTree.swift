@@ -196,3 +196,16 @@ extension TestTree {
         return condition()
     }
 }
+
+extension TestTree {
+    /// `extract` started in the background (output discarded), for tests that act during a run.
+    func startExtract(_ extra: [String] = []) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Tool.runnerMetrics)
+        process.arguments = ["extract"] + standardArguments + extra
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+}
