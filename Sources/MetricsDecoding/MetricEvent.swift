@@ -57,6 +57,17 @@ public enum MetricEvent: Equatable, Sendable {
         return events
     }
 
+    /// The fields runner_start and runner_stop share, in upstream's order.
+    private static func jobMembers(_ timestamp: Double, _ name: String, _ flavor: String, _ workflow: String,
+                                   _ repo: String, _ githubEvent: String) -> [(String, String)] {
+        [("timestamp", PythonJSON.floatRepr(timestamp)),
+         ("event", PythonJSON.string(name)),
+         ("flavor", PythonJSON.string(flavor)),
+         ("workflow", PythonJSON.string(workflow)),
+         ("repo", PythonJSON.string(repo)),
+         ("github_event", PythonJSON.string(githubEvent))]
+    }
+
     /// One line, ending in "\n", byte for byte what `json.dumps(event_dict)` writes
     /// upstream: separators ", " and ": ", keys in upstream's field order, `None` left out.
     public func jsonLine(flavor: String) -> String {
@@ -68,21 +79,11 @@ public enum MetricEvent: Equatable, Sendable {
                        ("flavor", PythonJSON.string(flavor)),
                        ("duration", duration.pythonJSON)]
         case let .runnerStart(timestamp, workflow, repo, githubEvent, idle):
-            members = [("timestamp", PythonJSON.floatRepr(timestamp)),
-                       ("event", PythonJSON.string(name)),
-                       ("flavor", PythonJSON.string(flavor)),
-                       ("workflow", PythonJSON.string(workflow)),
-                       ("repo", PythonJSON.string(repo)),
-                       ("github_event", PythonJSON.string(githubEvent)),
-                       ("idle", idle.pythonJSON)]
+            members = Self.jobMembers(timestamp, name, flavor, workflow, repo, githubEvent)
+            members.append(("idle", idle.pythonJSON))
         case let .runnerStop(timestamp, workflow, repo, githubEvent, status, statusInfoCode, jobDuration):
-            members = [("timestamp", PythonJSON.floatRepr(timestamp)),
-                       ("event", PythonJSON.string(name)),
-                       ("flavor", PythonJSON.string(flavor)),
-                       ("workflow", PythonJSON.string(workflow)),
-                       ("repo", PythonJSON.string(repo)),
-                       ("github_event", PythonJSON.string(githubEvent)),
-                       ("status", PythonJSON.string(status.rawValue))]
+            members = Self.jobMembers(timestamp, name, flavor, workflow, repo, githubEvent)
+            members.append(("status", PythonJSON.string(status.rawValue)))
             if let code = statusInfoCode {
                 members.append(("status_info", "{\"code\": \(code)}"))
             }
