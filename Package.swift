@@ -4,9 +4,56 @@
 //   RunnerWorker     the sandbox and the reader that run inside the per-runner worker process
 //   RunnerSupervisor the privileged side: discovery, fork server, verdicts, logs, deletion, quarantine
 //   runner-metrics   the command-line tool
+//   runner-metrics-worker  the fork server and its workers, compiled as Embedded Swift: a small
+//                    binary whose forks are cheap (Sources/Embedded holds the same sources as
+//                    MetricsDecoding and RunnerWorker, compiled again in Embedded mode)
+import Foundation
 import PackageDescription
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+// Embedded Swift: no runtime metadata, no reflection, whole-module; only what the code uses
+// is linked. Used for the worker binaries only.
+/// The toolchain's usr/lib, found from the PackageDescription library this manifest runs with.
+let toolchainLibrary: String = {
+    let maps = FileHandle(forReadingAtPath: "/proc/self/maps")?.readDataToEndOfFile() ?? Data()
+    for line in String(decoding: maps, as: UTF8.self).split(separator: "\n") {
+        guard let slash = line.firstIndex(of: "/"), let pm = line.range(of: "/lib/swift/pm/") else { continue }
+        return String(line[slash..<pm.lowerBound]) + "/lib"
+    }
+    return "/usr/lib"
+}()
+
+// The resource directory is named explicitly: `swift build --static-swift-stdlib` (the release
+// build) points every target at lib/swift_static, which has no Embedded stdlib.
+let embedded: [SwiftSetting] = [
+    .swiftLanguageMode(.v6), .enableExperimentalFeature("Embedded"),
+    .unsafeFlags(["-wmo", "-resource-dir", toolchainLibrary + "/swift"]),
+]
+
+/// The toolchain's Embedded Swift libraries for this platform (the Unicode data tables String
+/// comparison needs).
+func embeddedLibraryDirectory() -> String {
+    #if arch(x86_64)
+    return toolchainLibrary + "/swift/embedded/x86_64-unknown-linux-gnu"
+    #else
+    return toolchainLibrary + "/swift/embedded/aarch64-unknown-linux-gnu"
+    #endif
+}
+
+func embeddedExecutable(_ name: String, dependencies: [Target.Dependency]) -> Target {
+    .executableTarget(
+        name: name,
+        dependencies: ["RunnerWorkerEmbedded", "CEmbeddedRuntime"] + dependencies,
+        swiftSettings: embedded,
+        linkerSettings: [
+            .unsafeFlags(["-enable-experimental-feature", "Embedded", "-L", embeddedLibraryDirectory()]),
+            .unsafeFlags(["-Xclang-linker", "-static"]),
+            .linkedLibrary("swiftUnicodeDataTables"),
+            .linkedLibrary("m"),
+            // As for runner-metrics: resolve every symbol at start-up, GOT read-only after it.
+            .unsafeFlags(["-Xlinker", "-z", "-Xlinker", "now", "-Xlinker", "-z", "-Xlinker", "relro"]),
+        ])
+}
 
 var targets: [Target] = [
     .systemLibrary(
@@ -28,12 +75,23 @@ var targets: [Target] = [
     .target(name: "MetricsDecoding", swiftSettings: strict),
     .target(
         name: "RunnerWorker",
-        dependencies: ["MetricsDecoding", "CSeccomp", "CSandboxShim", "CExt2Reader"],
+        dependencies: ["MetricsDecoding", "CSandboxShim", "CExt2Reader"],
         swiftSettings: strict
     ),
+    // The same sources in Embedded mode, for the worker binaries (directory symlinks).
+    .target(name: "MetricsDecodingEmbedded", path: "Sources/Embedded/MetricsDecoding", swiftSettings: embedded),
+    .target(
+        name: "RunnerWorkerEmbedded",
+        dependencies: ["MetricsDecodingEmbedded", "CSandboxShim", "CExt2Reader"],
+        path: "Sources/Embedded/RunnerWorker",
+        swiftSettings: embedded
+    ),
+    // What the Embedded stdlib expects the platform to provide (a C-locale strtod).
+    .target(name: "CEmbeddedRuntime"),
+    embeddedExecutable("runner-metrics-worker", dependencies: []),
     .target(
         name: "RunnerSupervisor",
-        dependencies: ["MetricsDecoding", "RunnerWorker", "CSandboxShim"],
+        dependencies: ["MetricsDecoding", "RunnerWorker", "CSandboxShim", "CSeccomp"],
         swiftSettings: strict
     ),
     .executableTarget(
@@ -46,17 +104,23 @@ var targets: [Target] = [
         // Resolve every dynamic symbol at start-up (BIND_NOW, and RELRO read-only after it):
         // otherwise each forked worker resolves the symbols it first calls itself, again,
         // per runner — and a writable GOT is one less thing to leave an attacker.
-        linkerSettings: [.unsafeFlags(["-Xlinker", "-z", "-Xlinker", "now", "-Xlinker", "-z", "-Xlinker", "relro"])]
+        linkerSettings: [
+            .unsafeFlags(["-Xlinker", "-z", "-Xlinker", "now", "-Xlinker", "-z", "-Xlinker", "relro"]),
+        ]
     ),
     // Test-only: runs the real supervisor with a worker body that applies the production
     // sandbox and then misbehaves. Not part of any product; production code has no such switch.
     .target(name: "CProbeShim"),
+    embeddedExecutable("runner-metrics-probe-worker", dependencies: ["CProbeShim"]),
     .executableTarget(
         name: "runner-metrics-probe",
-        dependencies: ["RunnerSupervisor", "RunnerWorker", "MetricsDecoding", "CProbeShim"],
+        dependencies: ["RunnerSupervisor"],
         swiftSettings: strict
     ),
     .testTarget(name: "MetricsDecodingTests", dependencies: ["MetricsDecoding"], swiftSettings: strict),
+    // The tests run the built binaries, the Embedded worker binaries included; those cannot be
+    // dependencies here (SwiftPM would link their Embedded objects into the test bundle), so
+    // `swift build` comes before `swift test` (README, .ci/run) and the tests say so if not.
     .testTarget(
         name: "RunnerMetricsTests",
         dependencies: ["MetricsDecoding", "RunnerSupervisor", "runner-metrics", "runner-metrics-probe"],
@@ -68,6 +132,7 @@ let package = Package(
     name: "runner-metrics",
     products: [
         .executable(name: "runner-metrics", targets: ["runner-metrics"]),
+        .executable(name: "runner-metrics-worker", targets: ["runner-metrics-worker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -15,6 +16,16 @@
 #ifndef STATX_ATTR_MOUNT_ROOT
 #define STATX_ATTR_MOUNT_ROOT 0x00002000
 #endif
+
+int rm_errno(void) { return errno; }
+int rm_openat(int dirfd, const char *path, int flags) { return openat(dirfd, path, flags); }
+int rm_open(const char *path, int flags) { return open(path, flags); }
+ssize_t rm_read(int fd, void *buffer, size_t count) { return read(fd, buffer, count); }
+int rm_ignore_signal(int sig) { return signal(sig, SIG_IGN) == SIG_ERR ? -1 : 0; }
+int rm_default_signal(int sig) { return signal(sig, SIG_DFL) == SIG_ERR ? -1 : 0; }
+int rm_execute_descriptor(int fd, char *const argv[], char *const envp[]) {
+    return (int)syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
+}
 
 int rm_set_no_new_privs(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); }
 int rm_set_not_dumpable(void) { return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); }
@@ -33,6 +44,7 @@ int rm_install_seccomp_filter(const void *bpf, size_t len) {
 }
 
 int rm_close_from(unsigned int first) { return (int)syscall(SYS_close_range, first, ~0U, 0); }
+int rm_cloexec_from(unsigned int first) { return (int)syscall(SYS_close_range, first, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */); }
 int rm_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 int rm_umount2(const char *target, int flags) { return umount2(target, flags); }
 int rm_rename_noreplace(const char *from, const char *to) {

@@ -15,13 +15,13 @@ public enum RunnerVerdict: Equatable, Sendable {
 
 public enum VerdictClassifier {
     /// Every way a worker can fail is a rejection, except the ones that happen before it reads
-    /// runner data: those carry no confinement marker (`Worker.confinedMarker`). The frame is
+    /// runner data: those carry no confinement marker (`ConfinementMarker`). The frame is
     /// decoded only from a worker that exited 0, after the marker.
     public static func classify(_ outcome: WorkerOutcome) -> RunnerVerdict {
         if let failure = outcome.spawnFailure { return .kept(failure.description) }
         if outcome.interrupted { return .kept("interrupted before the worker finished") }
         let termination = outcome.termination
-        let confined = outcome.frame.first == Worker.confinedMarker
+        let confined = outcome.frame.first == ConfinementMarker.byte
         if !confined, !outcome.overflowed, !outcome.timedOut, termination == .exited(WorkerExit.sandboxSetupFailed) {
             return .kept("worker could not set up its sandbox (before reading any runner data)")
         }

@@ -1,25 +1,80 @@
-import MetricsDecoding
+import CSandboxShim
+import Glibc
 import RunnerWorker
 
-/// Builds the production worker: compiles the seccomp policy once and starts the fork server
-/// whose children apply it.
+/// Builds the production worker: compiles the seccomp policies once and starts the fork server
+/// (the `runner-metrics-worker` binary) whose children install them.
 public enum WorkerLauncher {
+    /// The worker binary's name; it is installed beside `runner-metrics`.
+    public static let workerExecutableName = "runner-metrics-worker"
+
     /// Headroom over the fork server's mapped size for the worker's RLIMIT_AS: the decoder
-    /// needs a few KiB; malloc arenas and the stack need a little more.
+    /// needs a few KiB, libext2fs a few MiB for an image; malloc arenas and the stack a little more.
     public static let addressSpaceHeadroom = 64 << 20
 
-    public static func productionSandboxes(timeout: Double) throws(SeccompBuildError) -> WorkerSandboxes {
-        let cpu = max(1, Int(timeout.rounded(.up)))
-        let addressSpace = ProcessHygiene.mappedBytes() + addressSpaceHeadroom
-        return WorkerSandboxes(
-            directory: WorkerSandbox(filter: try CompiledFilter(policy: .directoryWorker), cpuSeconds: cpu,
-                                     addressSpaceBytes: addressSpace),
-            image: WorkerSandbox(filter: try CompiledFilter(policy: .imageWorker), cpuSeconds: cpu,
-                                 addressSpaceBytes: addressSpace))
+    public static func configuration(timeout: Double) throws(SeccompBuildError) -> ForkServerConfiguration {
+        ForkServerConfiguration(
+            cpuSeconds: max(1, Int(timeout.rounded(.up))),
+            addressSpaceHeadroom: addressSpaceHeadroom,
+            serverFilter: try CompiledFilter(policy: .forkServer).bytes,
+            directoryFilter: try CompiledFilter(policy: .directoryWorker).bytes,
+            imageFilter: try CompiledFilter(policy: .imageWorker).bytes)
     }
 
     public static func start(timeout: Double) throws -> ForkServer {
-        let sandboxes = try productionSandboxes(timeout: timeout)
-        return try ForkServer.start(warmUp: Worker.warmUp) { source, slot in Worker.run(source, sandboxes: sandboxes, slot: slot) }
+        try start(executableNamed: workerExecutableName, timeout: timeout)
+    }
+
+    /// Starts the fork server from the binary `name` in this executable's own directory.
+    public static func start(executableNamed name: String, timeout: Double, environment: [String] = []) throws -> ForkServer {
+        let configuration = try configuration(timeout: timeout)
+        let executable = try openSibling(name)
+        defer { close(executable) }
+        return try ForkServer.start(executable: executable, arguments: [name], environment: environment,
+                                    configuration: configuration)
+    }
+
+    /// Opens `name` beside /proc/self/exe and checks it before anything runs it as root: a
+    /// regular file owned by root or by us, writable by nobody else, in a directory writable by
+    /// nobody else. The descriptor is what gets executed, so the checked file is the file run.
+    static func openSibling(_ name: String) throws(SystemError) -> Int32 {
+        let me = try readSelfPath()
+        guard let slash = me.lastIndex(of: "/") else { throw SystemError("locating \(name)", ENOENT) }
+        let directory = String(me[..<slash])
+        let directoryFD = try Sys.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        defer { close(directoryFD) }
+        try checkOwnership(directoryFD, "directory \(directory)")
+        let fd = rm_openat(directoryFD, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError("opening \(directory)/\(name)") }
+        do throws(SystemError) {
+            try checkOwnership(fd, "\(directory)/\(name)")
+            var status = stat()
+            guard fstat(fd, &status) == 0 else { throw SystemError("fstat \(name)") }
+            guard status.st_mode & S_IFMT == S_IFREG, status.st_mode & 0o111 != 0 else {
+                throw SystemError("\(directory)/\(name) is not an executable regular file", EACCES)
+            }
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    private static func checkOwnership(_ fd: Int32, _ what: String) throws(SystemError) {
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw SystemError("fstat \(what)") }
+        guard status.st_uid == 0 || status.st_uid == geteuid() else {
+            throw SystemError("\(what) is owned by uid \(status.st_uid), not root", EPERM)
+        }
+        guard status.st_mode & 0o022 == 0 else {
+            throw SystemError("\(what) is writable by group or others", EPERM)
+        }
+    }
+
+    private static func readSelfPath() throws(SystemError) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { throw SystemError("readlink /proc/self/exe") }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -179,7 +179,7 @@ public final class WorkerPool {
         case .exited:
             slots[index].outcome.termination = Termination(waitStatus: message.value)
             slots[index].outcome.maxRSSKiB = Int(message.extra)
-        case .spawn, .kill:
+        case .spawn, .kill, .configure:
             break
         }
     }

@@ -1,6 +1,10 @@
 import CExt2Reader
-import Glibc
+import CSandboxShim
+#if hasFeature(Embedded)
+import MetricsDecodingEmbedded
+#else
 import MetricsDecoding
+#endif
 
 /// Reads the runner's files out of the runner's ext4 image FILE, in userspace, through the
 /// image descriptor the supervisor opened. Runs inside the sandbox: a crafted filesystem meets

@@ -1,5 +1,9 @@
-import Glibc
+import CSandboxShim
+#if hasFeature(Embedded)
+import MetricsDecodingEmbedded
+#else
 import MetricsDecoding
+#endif
 
 /// Reads the runner's files through the runner directory descriptor, refusing anything that
 /// is not a plain regular file of this directory. Runs inside the sandbox.
@@ -18,18 +22,19 @@ public struct RunnerFileReader {
     public func open(_ file: RunnerFile) throws(Rejection) -> Int32? {
         var before = stat()
         if fstatat(directory, file.rawValue, &before, AT_SYMLINK_NOFOLLOW) != 0 {
-            if errno == ENOENT { return nil }
-            throw rejection(forErrno: errno, file, "lstat")
+            let code = rm_errno()
+            if code == ENOENT { return nil }
+            throw rejection(forErrno: code, file, "lstat")
         }
         try checkPlainFile(before, file)
         if before.st_size > off_t(runnerFileSizeLimit) {
             throw Rejection(.fileTooLarge, file: file, "size \(before.st_size) exceeds \(runnerFileSizeLimit) bytes")
         }
-        let fd = openat(directory, file.rawValue, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
-        guard fd >= 0 else { throw rejection(forErrno: errno, file, "open") }
+        let fd = rm_openat(directory, file.rawValue, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+        guard fd >= 0 else { throw rejection(forErrno: rm_errno(), file, "open") }
         var after = stat()
         guard fstat(fd, &after) == 0 else {
-            let code = errno
+            let code = rm_errno()
             close(fd)
             throw rejection(forErrno: code, file, "fstat")
         }
@@ -50,10 +55,11 @@ public struct RunnerFileReader {
         guard let base = buffer.baseAddress else { throw Rejection(.unreadableFile, file: file, "no buffer") }
         var total = 0
         while total < capacity {
-            let n = Glibc.read(fd, base + total, capacity - total)
+            let n = rm_read(fd, base + total, capacity - total)
             if n < 0 {
-                if errno == EINTR { continue }
-                throw Rejection(.unreadableFile, file: file, "read: errno \(errno)")
+                let code = rm_errno()
+                if code == EINTR { continue }
+                throw Rejection(.unreadableFile, file: file, "read: errno \(code)")
             }
             if n == 0 { break }
             total += n
@@ -71,8 +77,8 @@ public struct RunnerFileReader {
     }
 
     private func checkPlainFile(_ status: stat, _ file: RunnerFile) throws(Rejection) {
-        let type = status.st_mode & S_IFMT
-        guard type == S_IFREG else {
+        let type = status.st_mode & FileType.mask
+        guard type == FileType.regular else {
             throw Rejection(.notRegularFile, file: file, "not a regular file (\(Self.describe(type)))")
         }
         // A second name for the same inode is how a plain-directory runner would point us at
@@ -92,13 +98,26 @@ public struct RunnerFileReader {
 
     static func describe(_ type: mode_t) -> String {
         switch type {
-        case S_IFLNK: return "symlink"
-        case S_IFDIR: return "directory"
-        case S_IFIFO: return "fifo"
-        case S_IFCHR: return "character device"
-        case S_IFBLK: return "block device"
-        case S_IFSOCK: return "socket"
+        case FileType.symlink: return "symlink"
+        case FileType.directory: return "directory"
+        case FileType.fifo: return "fifo"
+        case FileType.character: return "character device"
+        case FileType.block: return "block device"
+        case FileType.socket: return "socket"
         default: return "type \(type)"
         }
     }
+}
+
+/// The st_mode file types (S_IFMT and friends, which reach Swift as Int32 macros or, through
+/// Glibc, as mode_t: spelled out once here so the code reads the same in both builds).
+enum FileType {
+    static let mask: mode_t = 0o170000
+    static let socket: mode_t = 0o140000
+    static let symlink: mode_t = 0o120000
+    static let regular: mode_t = 0o100000
+    static let block: mode_t = 0o060000
+    static let directory: mode_t = 0o040000
+    static let character: mode_t = 0o020000
+    static let fifo: mode_t = 0o010000
 }

@@ -1,12 +1,9 @@
-import Glibc
+import CSandboxShim
+#if hasFeature(Embedded)
+import MetricsDecodingEmbedded
+#else
 import MetricsDecoding
-
-/// Where a worker's runner data is: a directory (mounted image or plain directory) or, after
-/// a reboot, an unmounted image file read from userspace.
-public enum RunnerSource: Int32, Sendable {
-    case directory = 0
-    case image = 1
-}
+#endif
 
 /// The two confinements, one per source; they differ only in their seccomp policy.
 public struct WorkerSandboxes: Sendable {
@@ -21,10 +18,10 @@ public struct WorkerSandboxes: Sendable {
 
 /// The body of a worker process: confine, read, decode, answer with one frame, exit.
 /// Called by the fork server in the child, with descriptors laid out as
-/// `SeccompPolicy.Descriptor` says.
+/// `WorkerDescriptor` says.
 public enum Worker {
     public static func run(_ source: RunnerSource, sandboxes: WorkerSandboxes, slot: Int32) -> Never {
-        let descriptor = SeccompPolicy.Descriptor.runnerDirectory
+        let descriptor = WorkerDescriptor.runnerDirectory
         let verdict: WorkerVerdict
         switch source {
         case .directory:
@@ -49,20 +46,14 @@ public enum Worker {
             verdict = readAndDecode(image: descriptor)
         }
         let frame = Frame.encode(verdict)
-        guard writeAll(SeccompPolicy.Descriptor.result, frame) else { _exit(WorkerExit.frameNotWritten) }
+        guard writeAll(WorkerDescriptor.result, frame) else { _exit(WorkerExit.frameNotWritten) }
         _exit(WorkerExit.verdictWritten)
     }
 
-    /// Written to the result pipe once the filter is on and before the first runner byte is
-    /// read. From then on the worker may be compromised, so the supervisor judges every ending
-    /// after the marker as the runner's doing — including the "sandbox setup failed" status,
-    /// which only a worker without the marker may use to say "not the runner's fault".
-    public static let confinedMarker: UInt8 = 0x2A
-
     /// Writes the marker; a worker that cannot is ended as a setup failure (nothing read yet).
     public static func announceConfined() {
-        var marker = confinedMarker
-        guard write(SeccompPolicy.Descriptor.result, &marker, 1) == 1 else { _exit(WorkerExit.sandboxSetupFailed) }
+        var marker = ConfinementMarker.byte
+        guard write(WorkerDescriptor.result, &marker, 1) == 1 else { _exit(WorkerExit.sandboxSetupFailed) }
     }
 
     /// The four runner files in the order they are read and reported.
@@ -82,8 +73,8 @@ public enum Worker {
         return opened
     }
 
-    /// Room for the four files, one byte over the limit each. Allocated once, in the fork
-    /// server's warm-up, so a worker reads into memory it inherited instead of calling malloc.
+    /// Room for the four files, one byte over the limit each. Allocated once, by the fork
+    /// server before it forks anything, so a worker reads into memory it inherited.
     nonisolated(unsafe) static let fileBuffers = UnsafeMutableRawBufferPointer.allocate(
         byteCount: (runnerFileSizeLimit + 1) * 4, alignment: 8)
 
@@ -113,7 +104,7 @@ public enum Worker {
     }
 
     /// Reads the four files of a runner directory and decodes them, with no sandbox in
-    /// between (tests, fuzzing, warm-up).
+    /// between (tests, fuzzing).
     public static func readAndDecode(directory: Int32) -> WorkerVerdict {
         let reader = RunnerFileReader(directory: directory)
         return decodeFiles { _, file, buffer throws(Rejection) in try reader.read(file, into: buffer) }
@@ -124,68 +115,11 @@ public enum Worker {
             var offset = 0
             while offset < buffer.count {
                 let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 && errno == EINTR { continue }
+                if n < 0 && rm_errno() == EINTR { continue }
                 guard n > 0 else { return false }
                 offset += n
             }
             return true
         }
-    }
-}
-
-extension Worker {
-    /// Runs the decode path once on built-in sample files, in the fork server before it forks
-    /// anything. The Swift runtime fills its metadata and conformance caches lazily; done here,
-    /// every worker inherits them copy-on-write instead of rebuilding them itself (the zygote
-    /// preloading trick). Touches no runner data.
-    public static func warmUp() {
-        warmUpReader()
-        let samples: [String] = [
-            "1699999900", "1700000000",
-            #"{"workflow": "CI", "repository": "octo/app", "event": "push", "timestamp": 1700000030, "workflow_run_id": "42"}"#,
-            #"{"timestamp": 1700000330, "status": "abnormal", "status_info": {"code": 1}}"#,
-        ]
-        let bytes = samples.map { Array($0.utf8) }
-        bytes[0].withUnsafeBytes { start in
-            bytes[1].withUnsafeBytes { installed in
-                bytes[2].withUnsafeBytes { pre in
-                    bytes[3].withUnsafeBytes { post in
-                        let verdict: WorkerVerdict
-                        do throws(Rejection) {
-                            verdict = .valid(try RunnerFileDecoder.decodeRecord(
-                                installationStart: start, installed: installed, preJob: pre, postJob: post))
-                        } catch {
-                            verdict = .rejected(error)
-                        }
-                        let frame = Frame.encode(verdict)
-                        _ = frame.withUnsafeBytes { try? Frame.decode($0) }
-                        _ = Frame.encode(.rejected(Rejection(.invalidJSON, file: .preJob, "warm-up")))
-                    }
-                }
-            }
-        }
-    }
-}
-
-extension Worker {
-    /// The reader's path too, on a private empty directory that is removed at once (the
-    /// descriptor stays valid; every name in it is absent). Skipped if /tmp is not writable.
-    static func warmUpReader() {
-        var template = Array("/tmp/runner-metrics-warmup-XXXXXX".utf8CString)
-        guard let path = mkdtemp(&template) else { return }
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        rmdir(path)
-        guard fd >= 0 else { return }
-        _ = readAndDecode(directory: fd)
-        // The production path too (openAll's array type is instantiated here, not per worker).
-        let opened = openAll(directory: fd)
-        _ = decodeFiles { index, file, buffer throws(Rejection) in
-            switch opened[index] {
-            case .success(nil): return nil
-            case .success(let descriptor?): return try RunnerFileReader.read(descriptor, file, into: buffer)
-            case .failure(let rejection): throw rejection
-            }
-        }
-        close(fd)
     }
 }

@@ -1,32 +1,24 @@
 import CSandboxShim
-import Glibc
 
 /// Which confinement step failed; the worker exits with `WorkerExit.sandboxSetupFailed`.
-public enum SandboxStep: String, Sendable {
-    case resourceLimits = "setrlimit"
-    case groups = "setgroups"
-    case groupID = "setresgid"
-    case userID = "setresuid"
-    case dumpable = "prctl(PR_SET_DUMPABLE)"
-    case parentDeath = "prctl(PR_SET_PDEATHSIG)"
-    case noNewPrivileges = "prctl(PR_SET_NO_NEW_PRIVS)"
-    case seccomp = "prctl(PR_SET_SECCOMP)"
-}
-
-/// Exit statuses a worker uses on purpose. Anything else is a crash.
-public enum WorkerExit {
-    public static let verdictWritten: Int32 = 0
-    /// Confinement could not be applied: a host problem, raised before any runner byte is read.
-    public static let sandboxSetupFailed: Int32 = 71
-    /// The result pipe refused the frame.
-    public static let frameNotWritten: Int32 = 74
+public enum SandboxStep: Sendable {
+    case resourceLimits
+    case groups
+    case groupID
+    case userID
+    case dumpable
+    case parentDeath
+    case noNewPrivileges
+    case seccomp
 }
 
 /// The confinement a worker applies to itself right after fork, before it reads a byte of
 /// runner data. Order matters: limits and credentials first (they need privileges), then
 /// no_new_privs, then the seccomp filter last so that nothing after it needs a denied call.
 public struct WorkerSandbox: Sendable {
-    public var filter: CompiledFilter
+    /// The seccomp BPF program, compiled once by the supervisor (libseccomp) and installed here
+    /// with one prctl: no compiling, no allocation in the child.
+    public var filter: [UInt8]
     /// CPU seconds before SIGXCPU (soft) and SIGKILL (hard).
     public var cpuSeconds: Int
     /// Address-space ceiling; set from the fork server's own size plus headroom.
@@ -48,7 +40,7 @@ public struct WorkerSandbox: Sendable {
         return copy
     }
 
-    public init(filter: CompiledFilter, cpuSeconds: Int, addressSpaceBytes: Int) {
+    public init(filter: [UInt8], cpuSeconds: Int, addressSpaceBytes: Int) {
         self.filter = filter
         self.cpuSeconds = cpuSeconds
         self.addressSpaceBytes = addressSpaceBytes
@@ -70,7 +62,7 @@ public struct WorkerSandbox: Sendable {
             (rm_rlimit_core, 0, 0),
             (rm_rlimit_memlock, 0, 0),
             (rm_rlimit_msgqueue, 0, 0),
-            (rm_rlimit_nofile, UInt64(SeccompPolicy.Descriptor.limit), UInt64(SeccompPolicy.Descriptor.limit)),
+            (rm_rlimit_nofile, UInt64(WorkerDescriptor.limit), UInt64(WorkerDescriptor.limit)),
         ]
         for (resource, soft, hard) in limits {
             guard rm_setrlimit(resource, soft, hard) == 0 else { return .resourceLimits }
@@ -88,19 +80,7 @@ public struct WorkerSandbox: Sendable {
     /// The seccomp filter, last: nothing after it may need a denied call. Allocation-free (the
     /// program bytes were allocated before fork).
     public func lockDown() -> SandboxStep? {
-        let installed = filter.bytes.withUnsafeBytes { rm_install_seccomp_filter($0.baseAddress, $0.count) }
+        let installed = filter.withUnsafeBytes { rm_install_seccomp_filter($0.baseAddress, $0.count) }
         return installed == 0 ? nil : .seccomp
-    }
-}
-
-/// Worker uids and gids: 0x7FF00000 + (slot mod 4096). Below 2^31 (some tools mishandle larger
-/// ids), far above distribution, systemd-dynamic and container sub-id ranges, and never
-/// mapped to an account. Concurrent workers get different ids (at most 4 × --jobs are alive).
-public enum WorkerIdentity {
-    public static let base: UInt32 = 0x7FF0_0000
-    public static let count: Int32 = 4096
-
-    public static func id(forSlot slot: Int32) -> UInt32 {
-        base + UInt32(truncatingIfNeeded: ((slot % count) + count) % count)
     }
 }

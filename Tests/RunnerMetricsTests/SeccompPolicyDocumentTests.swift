@@ -1,14 +1,24 @@
 import Foundation
-import RunnerWorker
+import RunnerSupervisor
 import Testing
 
-/// Security/SECCOMP_POLICY.md must list every allowed call of both policies, with the policy
-/// it belongs to and the reason the code gives. (To regenerate the list, trace a run with
-/// `strace -f` and collect, per worker pid, the calls after its `prctl(PR_SET_SECCOMP, ...)`.)
-@Test func seccompPolicyDocumentMatchesTheCode() throws {
+/// Security/SECCOMP_POLICY.md, split at the fork server's section: the worker table before it,
+/// the fork server's table after.
+func policyDocumentTables() throws -> (workers: [Substring], forkServer: [Substring]) {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     let document = try String(contentsOf: root.appendingPathComponent("Security/SECCOMP_POLICY.md"), encoding: .utf8)
-    let rows = document.split(separator: "\n").filter { $0.hasPrefix("| ") && !$0.hasPrefix("| system call") }
+    let parts = document.components(separatedBy: "## The fork server's policy")
+    func rows(_ text: String) -> [Substring] {
+        text.split(separator: "\n").filter { $0.hasPrefix("| ") && !$0.hasPrefix("| system call") }
+    }
+    return (rows(parts[0]), parts.count > 1 ? rows(parts[1]) : [])
+}
+
+/// Security/SECCOMP_POLICY.md must list every allowed call of both worker policies, with the
+/// policy it belongs to and the reason the code gives. (To regenerate the list, trace a run with
+/// `strace -f` and collect, per worker pid, the calls after its `prctl(PR_SET_SECCOMP, ...)`.)
+@Test func seccompPolicyDocumentMatchesTheCode() throws {
+    let rows = try policyDocumentTables().workers
     let directory = SeccompPolicy.directoryWorker.rules, image = SeccompPolicy.imageWorker.rules
     let shared = directory.filter { image.contains($0) }
     #expect(rows.count == directory.count + image.count - shared.count)
@@ -29,4 +39,31 @@ func workerPoliciesCompileAndAllowNoOpen(policy: SeccompPolicy) throws {
                       "ptrace", "kill", "tgkill", "mount", "umount2", "unlinkat", "getdents64", "prctl", "setuid", "ioctl"] {
         #expect(!names.contains(forbidden), "\(forbidden) must not be allowed")
     }
+}
+
+/// The fork server's own rules, each in the document's second table with the code's reason.
+@Test func forkServerPolicyDocumentMatchesTheCode() throws {
+    let rows = try policyDocumentTables().forkServer
+    #expect(rows.count == SeccompPolicy.forkServerOwn.count)
+    for rule in SeccompPolicy.forkServerOwn {
+        let escapedReason = rule.reason.replacingOccurrences(of: "|", with: "\\|")
+        #expect(rows.contains { $0.hasPrefix("| \(rule.name) |") && $0.hasSuffix("| \(escapedReason) |") },
+                "\(rule.name): \(rule.reason)")
+    }
+}
+
+/// Stacked filters intersect: every worker rule must also be a fork-server rule, or the
+/// worker would die on a call its own policy allows. And the fork server may never exec.
+@Test func forkServerPolicyContainsBothWorkerPolicies() throws {
+    let server = SeccompPolicy.forkServer.rules
+    for rule in SeccompPolicy.directoryWorker.rules + SeccompPolicy.imageWorker.rules {
+        #expect(server.contains(rule), "\(rule.name) is allowed to workers but not to the fork server")
+    }
+    let names = Set(server.map(\.name))
+    for forbidden in ["execve", "execveat", "open", "openat2", "socket", "connect", "ptrace", "mount", "unlinkat",
+                      "clone3", "vfork", "setuid", "setreuid", "ioctl", "tgkill"] {
+        #expect(!names.contains(forbidden), "\(forbidden) must not be allowed to the fork server")
+    }
+    let filter = try CompiledFilter(policy: .forkServer)
+    #expect(filter.bytes.count % 8 == 0 && filter.bytes.count > 8 * SeccompPolicy.forkServerOwn.count)
 }

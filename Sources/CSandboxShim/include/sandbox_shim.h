@@ -1,10 +1,39 @@
 // Thin C wrappers for the Linux calls Swift cannot reach directly: variadic functions
 // (prctl, syscall), CMSG macros for descriptor passing, and a few structs the Glibc module
 // does not import. Each wrapper returns what the underlying call returns and leaves errno.
+//
+// It also includes the libc headers the worker side uses, so that code compiles unchanged as
+// normal Swift (supervisor, tests) and as Embedded Swift (the worker binary), where no Glibc
+// module exists.
 #pragma once
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/// errno: a macro over a thread-local, which Embedded Swift cannot read.
+int rm_errno(void);
+/// openat(dirfd, path, flags), no mode: the variadic original is not callable from Swift.
+int rm_openat(int dirfd, const char *path, int flags);
+/// open(path, flags), no mode.
+int rm_open(const char *path, int flags);
+/// read(2), under a name that does not clash with Swift methods called `read`.
+ssize_t rm_read(int fd, void *buffer, size_t count);
+/// signal(sig, SIG_IGN) and signal(sig, SIG_DFL): the handler constants are casts Swift cannot import.
+int rm_ignore_signal(int sig);
+int rm_default_signal(int sig);
+/// execve(path, argv, envp) on an executable already opened as `fd` (execveat AT_EMPTY_PATH):
+/// the file checked is the file run.
+int rm_execute_descriptor(int fd, char *const argv[], char *const envp[]);
 
 /// prctl(PR_SET_NO_NEW_PRIVS, 1): execve can never grant privileges again.
 int rm_set_no_new_privs(void);
@@ -17,6 +46,9 @@ int rm_set_parent_death_signal(int sig);
 int rm_install_seccomp_filter(const void *bpf, size_t len);
 /// syscall(SYS_close_range, first, ~0U, 0): closes every descriptor from `first` up.
 int rm_close_from(unsigned int first);
+/// syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC): every descriptor from `first` up
+/// is closed by the next execve (and stays usable until then).
+int rm_cloexec_from(unsigned int first);
 /// syscall(SYS_pidfd_open, pid, 0).
 int rm_pidfd_open(pid_t pid);
 /// renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE): never replaces an existing entry.

@@ -15,6 +15,9 @@ enum Tool {
 
     static var runnerMetrics: String { productsDirectory.appendingPathComponent("runner-metrics").path }
     static var probe: String { productsDirectory.appendingPathComponent("runner-metrics-probe").path }
+    /// The Embedded worker binaries the tool and the probe exec; built by `swift build`, not by
+    /// `swift test` (see Package.swift).
+    static let workerBinaries = ["runner-metrics-worker", "runner-metrics-probe-worker"]
 
     struct Result {
         var status: Int32
@@ -207,5 +210,14 @@ extension TestTree {
         process.standardError = FileHandle.nullDevice
         try process.run()
         return process
+    }
+}
+
+/// Every end-to-end test needs the worker binaries beside the tool; say plainly when they are
+/// missing instead of letting each test fail on its own.
+@Test func workerBinariesAreBuilt() {
+    for name in Tool.workerBinaries {
+        #expect(FileManager.default.isExecutableFile(atPath: Tool.productsDirectory.appendingPathComponent(name).path),
+                "\(name) is missing: run `swift build` before `swift test`")
     }
 }

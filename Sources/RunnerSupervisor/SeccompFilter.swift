@@ -25,6 +25,12 @@ public struct CompiledFilter: Sendable {
             throw SeccompBuildError(description: "seccomp_init failed")
         }
         defer { seccomp_release(context) }
+        // A binary tree over the system call numbers instead of a linear list: fewer
+        // instructions per call, and far fewer for the kernel to emulate when it builds the
+        // filter's allow cache at install (once per worker).
+        guard seccomp_attr_set(context, SCMP_FLTATR_CTL_OPTIMIZE, 2) == 0 else {
+            throw SeccompBuildError(description: "seccomp_attr_set(SCMP_FLTATR_CTL_OPTIMIZE, 2) failed")
+        }
         for rule in policy.rules {
             let number = seccomp_syscall_resolve_name(rule.name)
             guard number >= 0 else {

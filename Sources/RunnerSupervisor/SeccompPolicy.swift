@@ -1,0 +1,137 @@
+import CSandboxShim
+import Glibc
+import RunnerWorker
+
+/// A system call the worker may make, with the argument conditions that must all hold.
+/// Several rules for one call are alternatives (any may match).
+public struct SyscallRule: Sendable, Equatable {
+    public enum Condition: Sendable, Equatable {
+        /// `args[index] == value`
+        case equals(index: UInt32, value: UInt64)
+        /// `args[index] & mask == value`
+        case maskedEquals(index: UInt32, mask: UInt64, value: UInt64)
+    }
+
+    public var name: String
+    public var conditions: [Condition]
+    /// Why the worker needs it; `Security/SECCOMP_POLICY.md` carries the same text.
+    public var reason: String
+
+    public init(_ name: String, _ conditions: [Condition] = [], reason: String) {
+        self.name = name
+        self.conditions = conditions
+        self.reason = reason
+    }
+}
+
+/// The worker's seccomp policy as data: default deny (kill the whole process), then an
+/// allowlist. Anything not listed here — execve, fork/clone, socket, ptrace, kill, mount,
+/// unlink, open for writing or creating — kills the worker with SIGSYS.
+public struct SeccompPolicy: Sendable, Equatable {
+    public var rules: [SyscallRule]
+
+    /// Descriptors the worker is handed by the fork server; the policy pins them.
+    public typealias Descriptor = WorkerDescriptor
+
+    /// What every worker needs once its runner data is in reach: answer, end, memory.
+    static let common: [SyscallRule] = [
+        SyscallRule("write", [.equals(index: 0, value: UInt64(Descriptor.result))],
+                    reason: "write the result frame to the pipe on descriptor 1"),
+        SyscallRule("write", [.equals(index: 0, value: UInt64(Descriptor.diagnostics))],
+                    reason: "the Swift runtime writes a fatal-error message to descriptor 2 (/dev/null) before trapping, so a decoder bug is reported as a crash, not a sandbox violation"),
+        SyscallRule("exit_group", reason: "end the worker"),
+        SyscallRule("exit", reason: "end the worker thread (the runtime may use it instead of exit_group)"),
+        // Memory for the decoder; never executable.
+        SyscallRule("brk", reason: "malloc grows the heap"),
+        SyscallRule("mmap", [.maskedEquals(index: 2, mask: UInt64(PROT_EXEC), value: 0)],
+                    reason: "malloc maps large blocks; PROT_EXEC is refused so no new code can be mapped"),
+        SyscallRule("munmap", reason: "free maps back"),
+        SyscallRule("mremap", reason: "realloc of a large block"),
+        SyscallRule("madvise", reason: "malloc trims freed memory"),
+        SyscallRule("mprotect", [.maskedEquals(index: 2, mask: UInt64(PROT_EXEC), value: 0)],
+                    reason: "malloc adjusts arena protection; making memory executable is refused"),
+        // Runtime plumbing.
+        SyscallRule("futex", reason: "uncontended Swift runtime and glibc locks may still wake or wait"),
+        SyscallRule("rt_sigprocmask", reason: "glibc's abort() and the runtime's crash path block signals before raising"),
+        SyscallRule("rt_sigreturn", reason: "return from a signal handler, if the runtime installed one"),
+    ]
+
+    /// A worker on a mounted (or plain) runner directory. It opened its four files before the
+    /// filter went on (by fixed name under descriptor 3, lstat first, O_NOFOLLOW|O_NONBLOCK,
+    /// unprivileged): from here on it can only read descriptors it already holds. No open at all
+    /// is allowed — a filter cannot see an openat path, and an absolute path would ignore the
+    /// directory descriptor.
+    public static let directoryWorker = SeccompPolicy(rules: [
+        SyscallRule("read", reason: "read at most 1025 bytes of each runner file opened before the filter"),
+        SyscallRule("close", reason: "close a runner file after reading it"),
+    ] + common)
+
+    /// A worker on an unmounted image (after a reboot): libext2fs reads the image, which the
+    /// supervisor opened read-only onto descriptor 3, block by block.
+    public static let imageWorker = SeccompPolicy(rules: [
+        SyscallRule("pread64", [.equals(index: 0, value: UInt64(Descriptor.runnerDirectory))],
+                    reason: "libext2fs reads blocks of the runner's image at explicit offsets, on descriptor 3 only"),
+        SyscallRule("fstat", [.equals(index: 0, value: UInt64(Descriptor.runnerDirectory))],
+                    reason: "fstat the image on descriptor 3 for its size and type (the fstat system call, which takes no path, unlike newfstatat)"),
+    ] + common)
+}
+
+/// prctl(2) options (linux/prctl.h, part of the kernel ABI), which Swift's Glibc does not import.
+enum PrctlOption {
+    static let setParentDeathSignal: UInt64 = 1  // PR_SET_PDEATHSIG
+    static let setDumpable: UInt64 = 4  // PR_SET_DUMPABLE
+    static let setSeccomp: UInt64 = 22  // PR_SET_SECCOMP
+    static let setNoNewPrivileges: UInt64 = 38  // PR_SET_NO_NEW_PRIVS
+}
+
+extension SeccompPolicy {
+    /// fork()'s clone flags in glibc (`_Fork`): a new process, never a thread or a namespace.
+    static let forkCloneFlags: UInt64 = 0x0120_0011  // CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD
+    static let openFlagsChecked = UInt64(O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_NONBLOCK) | UInt64(rm_o_tmpfile) | UInt64(rm_o_path)
+    static let atSymlinkNoFollow = UInt64(AT_SYMLINK_NOFOLLOW)
+    static let atEmptyPath = UInt64(rm_at_empty_path)
+
+    /// What the fork server itself does once configured, and what a worker does between fork
+    /// and its own filter. Installed by the server on itself (with no_new_privs) right after
+    /// its configuration arrives; every worker inherits it and stacks its own policy on top.
+    public static let forkServerOwn: [SyscallRule] = [
+        // The server's loop.
+        SyscallRule("poll", reason: "wait for the control socket and the workers' pidfds"),
+        SyscallRule("recvmsg", [.equals(index: 0, value: UInt64(ForkServerLoop.controlDescriptor))],
+                    reason: "receive spawn and kill requests (with descriptors) on the control socket, descriptor 3"),
+        SyscallRule("sendmsg", [.equals(index: 0, value: UInt64(ForkServerLoop.controlDescriptor))],
+                    reason: "report failed and exited workers on the control socket, descriptor 3"),
+        SyscallRule("clone", [.equals(index: 0, value: forkCloneFlags)],
+                    reason: "fork a worker: exactly glibc fork()'s flags, so never a thread, a shared address space or a namespace"),
+        SyscallRule("pidfd_open", reason: "a pidfd per worker, so a kill can never reach a recycled pid"),
+        SyscallRule("wait4", reason: "reap a worker and read its peak RSS"),
+        SyscallRule("kill", [.equals(index: 1, value: UInt64(SIGKILL))],
+                    reason: "end a worker the supervisor timed out (SIGKILL only; the worker is still unreaped, so its pid is its own)"),
+        // A worker between fork and its own filter (no runner byte read yet).
+        SyscallRule("dup2", reason: "lay out the worker's descriptors 1 (result pipe) and 3 (runner directory or image)"),
+        SyscallRule("close_range", reason: "close every other descriptor in the worker"),
+        SyscallRule("rt_sigaction", reason: "restore SIGPIPE's default action in the worker"),
+        SyscallRule("set_robust_list", reason: "glibc's fork registers the child's robust futex list"),
+        SyscallRule("prlimit64", [.equals(index: 0, value: 0)], reason: "the worker's own resource limits (setrlimit)"),
+        SyscallRule("setgroups", [.equals(index: 0, value: 0)], reason: "drop every supplementary group"),
+        SyscallRule("setresgid", reason: "the worker's own gid"),
+        SyscallRule("setresuid", reason: "the worker's own uid, which also drops every capability"),
+        SyscallRule("prctl", [.equals(index: 0, value: PrctlOption.setDumpable)], reason: "not dumpable, not ptrace-able"),
+        SyscallRule("prctl", [.equals(index: 0, value: PrctlOption.setParentDeathSignal)], reason: "die with the fork server"),
+        SyscallRule("prctl", [.equals(index: 0, value: PrctlOption.setNoNewPrivileges)], reason: "no_new_privs (already set, harmless to repeat)"),
+        SyscallRule("prctl", [.equals(index: 0, value: PrctlOption.setSeccomp)], reason: "install the worker's own filter on top of this one"),
+        SyscallRule("newfstatat", [.equals(index: 0, value: UInt64(WorkerDescriptor.runnerDirectory)),
+                                   .maskedEquals(index: 3, mask: atSymlinkNoFollow, value: atSymlinkNoFollow)],
+                    reason: "lstat a runner file by name in the runner directory, descriptor 3, never following a symlink"),
+        SyscallRule("newfstatat", [.maskedEquals(index: 3, mask: atEmptyPath, value: atEmptyPath)],
+                    reason: "fstat an opened runner file (glibc's fstat is newfstatat with AT_EMPTY_PATH)"),
+        SyscallRule("openat", [.equals(index: 0, value: UInt64(WorkerDescriptor.runnerDirectory)),
+                               .maskedEquals(index: 2, mask: openFlagsChecked, value: UInt64(O_RDONLY | O_NOFOLLOW | O_NONBLOCK))],
+                    reason: "open a runner file under descriptor 3: read-only, no symlink, non-blocking; never create, truncate, append or O_PATH"),
+    ]
+
+    /// The fork server's policy: its own calls and every call either worker policy allows
+    /// (stacked filters intersect, so the workers' allowlists must be inside this one).
+    public static let forkServer = SeccompPolicy(
+        rules: forkServerOwn + directoryWorker.rules + imageWorker.rules.filter { !directoryWorker.rules.contains($0) })
+}

@@ -1,0 +1,79 @@
+// Test-only: the fork server with a worker that applies the production sandbox and then
+// misbehaves as told by RUNNER_METRICS_PROBE_MODE (set by runner-metrics-probe). Built in
+// Embedded mode like the real worker, from the same ForkServerLoop and sandbox; not part of
+// any product.
+import CProbeShim
+import CSandboxShim
+import MetricsDecodingEmbedded
+import RunnerWorkerEmbedded
+
+let mode: String = {
+    guard let value = getenv("RUNNER_METRICS_PROBE_MODE") else { return "" }
+    return String(cString: value)
+}()
+
+/// Each misbehaviour, run after the sandbox is in place.
+func misbehave(_ mode: String) -> Never {
+    switch mode {
+    case "execve": _ = probe_syscall(probe_sys_execve, 0, 0, 0)
+    case "socket": _ = probe_syscall(probe_sys_socket, Int(AF_INET), Int(SOCK_STREAM.rawValue), 0)
+    case "open-write": _ = probe_syscall(probe_sys_openat, Int(WorkerDescriptor.runnerDirectory), 0, Int(O_WRONLY | O_NOFOLLOW | O_NONBLOCK))
+    case "open-create": _ = probe_syscall(probe_sys_openat, Int(WorkerDescriptor.runnerDirectory), 0, Int(O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK))
+    case "open-outside": _ = probe_syscall(probe_sys_openat, Int(AT_FDCWD), 0, Int(O_RDONLY | O_NOFOLLOW | O_NONBLOCK))
+    case "open-read":
+        // Even a read-only open under the runner directory is refused once the filter is on:
+        // a filter cannot see the path, and "/etc/passwd" would ignore the descriptor.
+        _ = probe_syscall(probe_sys_openat, Int(WorkerDescriptor.runnerDirectory), 0, Int(O_RDONLY | O_NOFOLLOW | O_NONBLOCK))
+    case "clone": _ = probe_syscall(probe_sys_clone, Int(SIGCHLD), 0, 0)
+    case "ptrace": _ = probe_syscall(probe_sys_ptrace, 0, 0, 0)
+    case "kill": _ = probe_syscall(probe_sys_kill, 1, 0, 0)
+    case "mount": _ = probe_syscall(probe_sys_mount, 0, 0, 0)
+    case "mprotect-exec": _ = probe_syscall(probe_sys_mprotect, 0, 4096, Int(PROT_READ | PROT_EXEC))
+    case "unlink": _ = probe_syscall(probe_sys_unlinkat, Int(WorkerDescriptor.runnerDirectory), 0, 0)
+    case "exit-nonzero": _exit(9)
+    case "exit-71":
+        // A compromised worker claiming "sandbox setup failed" after the marker: still hostile.
+        _exit(WorkerExit.sandboxSetupFailed)
+    case "abort": abort()
+    case "loop": while true { _ = getppid }
+    case "flood":
+        let chunk = [UInt8](repeating: 0x41, count: 4096)
+        while true { _ = chunk.withUnsafeBytes { write(WorkerDescriptor.result, $0.baseAddress, $0.count) } }
+    case "malformed-frame":
+        let junk = Array("RMF1garbage".utf8)
+        _ = junk.withUnsafeBytes { write(WorkerDescriptor.result, $0.baseAddress, $0.count) }
+        _exit(0)
+    case "invalid-record":
+        // A well-formed frame whose record breaks the schema (repository without a slash).
+        let pre = PreJobMetrics(workflow: "CI", repository: "no-slash", event: "push", timestamp: 1, workflowRunID: "1")
+        let frame = Frame.encode(.valid(RunnerRecord(installed: 0, preJob: pre)))
+        _ = frame.withUnsafeBytes { write(WorkerDescriptor.result, $0.baseAddress, $0.count) }
+        _exit(0)
+    case "close-without-frame":
+        close(WorkerDescriptor.result)
+        _exit(0)
+    default:
+        _exit(64)
+    }
+    // A forbidden call that was somehow allowed: say so distinctly.
+    _exit(99)
+}
+
+ForkServerLoop.serve { source, slot, sandboxes in
+    let sandbox = (source == .image ? sandboxes.image : sandboxes.directory).forSlot(slot)
+    if mode == "honest" { Worker.run(source, sandboxes: sandboxes, slot: slot) }
+    if mode == "stuck-marker" {
+        // Honest, except in a runner directory holding a file named `stuck`: then spin
+        // (the benchmark's stuck-worker scenario).
+        var status = stat()
+        if fstatat(WorkerDescriptor.runnerDirectory, "stuck", &status, AT_SYMLINK_NOFOLLOW) != 0 {
+            Worker.run(source, sandboxes: sandboxes, slot: slot)
+        }
+        if sandbox.apply() != nil { _exit(WorkerExit.sandboxSetupFailed) }
+        while true {}
+    }
+    if sandbox.apply() != nil { _exit(WorkerExit.sandboxSetupFailed) }
+    // Misbehave as a compromised worker would: after confinement was announced.
+    Worker.announceConfined()
+    misbehave(mode)
+}
