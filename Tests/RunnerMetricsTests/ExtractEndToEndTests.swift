@@ -1,4 +1,5 @@
 import Foundation
+import MetricsDecoding
 import Testing
 
 /// `runner-metrics extract` end to end on plain directories: upstream's cases, exact lines.
@@ -56,6 +57,49 @@ import Testing
             #"{"timestamp": 1700000030.0, "event": "runner_start", "flavor": "small", "workflow": "CI", "repo": "octo/app", "github_event": "push", "idle": 3572797.774654627}"#,
             #"{"timestamp": 1700000010.0, "event": "runner_stop", "flavor": "small", "workflow": "CI", "repo": "octo/app", "github_event": "push", "status": "abnormal", "status_info": {"code": 137}, "job_duration": 0}"#,
         ])
+    }
+
+    /// The worker binary decodes with the Embedded build of the decoder, whose Double(String)
+    /// runs on our C-locale strtod (Sources/CEmbeddedRuntime); the supervisor and this test use
+    /// the full runtime's. Number spellings near the edges must read the same in both: each
+    /// runner's lines must equal what the in-process decoder and encoder make of the same bytes.
+    @Test(arguments: [
+        "1700000030.1234567891234567891", "17e8", "1.7E9", "0.00000000000000000017e28", "1700000030.5e0",
+        "4.9e-324", "2.2250738585072011e-308", "1.7976931348623157e308", "0." + String(repeating: "0", count: 314) + "1",
+        "9007199254740993", "0.1", "123456789012345678901234567890",
+    ])
+    func workerNumbersReadAsTheHostDecoderReadsThem(timestamp: String) throws {
+        let tree = try TestTree()
+        let files = [
+            "runner-installed.timestamp": "1600000000.25",
+            "pre-job-metrics.json": Sample.preJob.replacingOccurrences(of: "1700000030", with: timestamp),
+            "post-job-metrics.json": #"{"timestamp": \#(timestamp), "status": "normal"}"#,
+        ]
+        try tree.runner("r1", files)
+        let result = try tree.extract()
+        #expect(result.status == 0, "\(result.stderr)")
+        let bytes = files.mapValues { Array($0.utf8) }
+        let record = try bytes["runner-installed.timestamp"]!.withUnsafeBytes { installed in
+            try bytes["pre-job-metrics.json"]!.withUnsafeBytes { pre in
+                try bytes["post-job-metrics.json"]!.withUnsafeBytes { post in
+                    try RunnerFileDecoder.decodeRecord(installationStart: nil, installed: installed, preJob: pre, postJob: post)
+                }
+            }
+        }
+        let expected = MetricEvent.events(for: record).map { String($0.jsonLine(flavor: "small").dropLast()) }  // without "\n"
+        #expect(expected.count == 2 && tree.metricLines == expected)
+    }
+
+    /// A number that rounds to zero or to infinity is rejected by the worker binary exactly as
+    /// by the host decoder.
+    @Test(arguments: ["1e-400", "1e309", "0." + String(repeating: "0", count: 400) + "1"])
+    func workerRejectsNumbersOutsideDoubleRange(timestamp: String) throws {
+        let tree = try TestTree()
+        try tree.runner("r1", ["runner-installed.timestamp": "1600000000", "pre-job-metrics.json": Sample.preJob.replacingOccurrences(of: "1700000030", with: timestamp)])
+        let result = try tree.extract()
+        #expect(result.status == 3)
+        #expect(tree.metricLines.isEmpty)
+        #expect(tree.auditLines.count == 1 && tree.auditLines.first?.contains(#""reason": "invalid-value""#) == true)
     }
 
     @Test func ignoredRunnersAreNotTouched() throws {
