@@ -20,7 +20,7 @@ let toolchainLibrary: String = {
         guard let slash = line.firstIndex(of: "/"), let pm = line.range(of: "/lib/swift/pm/") else { continue }
         return String(line[slash..<pm.lowerBound]) + "/lib"
     }
-    return "/usr/lib"
+    fatalError("runner-metrics: cannot find the Swift toolchain (no PackageDescription library in /proc/self/maps)")
 }()
 
 // The resource directory is named explicitly: `swift build --static-swift-stdlib` (the release
@@ -30,14 +30,10 @@ let embedded: [SwiftSetting] = [
     .unsafeFlags(["-wmo", "-resource-dir", toolchainLibrary + "/swift"]),
 ]
 
-/// The toolchain's Embedded Swift libraries for this platform (the Unicode data tables String
-/// comparison needs).
+/// The toolchain's Embedded Swift libraries (the Unicode data tables String comparison needs).
+/// x86-64 only, like the seccomp policies (Security/SECCOMP_POLICY.md).
 func embeddedLibraryDirectory() -> String {
-    #if arch(x86_64)
-    return toolchainLibrary + "/swift/embedded/x86_64-unknown-linux-gnu"
-    #else
-    return toolchainLibrary + "/swift/embedded/aarch64-unknown-linux-gnu"
-    #endif
+    toolchainLibrary + "/swift/embedded/x86_64-unknown-linux-gnu"
 }
 
 func embeddedExecutable(_ name: String, dependencies: [Target.Dependency]) -> Target {

@@ -2,6 +2,7 @@
 #include "sandbox_shim.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <signal.h>
@@ -21,6 +22,23 @@ int rm_errno(void) { return errno; }
 int rm_openat(int dirfd, const char *path, int flags) { return openat(dirfd, path, flags); }
 int rm_open(const char *path, int flags) { return open(path, flags); }
 ssize_t rm_read(int fd, void *buffer, size_t count) { return read(fd, buffer, count); }
+int rm_fstat(int fd, struct stat *status) { return (int)syscall(SYS_fstat, fd, status); }
+int rm_keep_fork_server_capabilities(void) {
+    struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+    memset(data, 0, sizeof data);
+    const int kept[] = { CAP_SETUID, CAP_SETGID, CAP_KILL };
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+        data[kept[i] / 32].effective |= 1U << (kept[i] % 32);
+        data[kept[i] / 32].permitted |= 1U << (kept[i] % 32);
+    }
+    return (int)syscall(SYS_capset, &header, data);
+}
+int rm_unblock_all_signals(void) {
+    sigset_t none;
+    sigemptyset(&none);
+    return sigprocmask(SIG_SETMASK, &none, NULL);
+}
 int rm_ignore_signal(int sig) { return signal(sig, SIG_IGN) == SIG_ERR ? -1 : 0; }
 int rm_default_signal(int sig) { return signal(sig, SIG_DFL) == SIG_ERR ? -1 : 0; }
 int rm_execute_descriptor(int fd, char *const argv[], char *const envp[]) {

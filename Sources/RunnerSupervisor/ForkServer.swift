@@ -18,14 +18,23 @@ public final class ForkServer {
         guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
             throw SystemError("socketpair")
         }
-        let devNull = try Sys.open("/dev/null", O_RDWR)
+        let devNull: Int32
+        do throws(SystemError) { devNull = try Sys.open("/dev/null", O_RDWR) } catch {
+            close(pair[0]); close(pair[1])
+            throw error
+        }
         // Everything the child needs is built before fork: between fork and exec it only
         // moves descriptors and calls execveat.
         let argv = CStringArray(arguments)
         let envp = CStringArray(environment)
+        let control = ForkServerLoop.controlDescriptor
         defer { argv.free(); envp.free() }
         let pid = fork()
-        guard pid >= 0 else { throw SystemError("fork") }
+        guard pid >= 0 else {
+            let code = errno
+            close(pair[0]); close(pair[1]); close(devNull)
+            throw SystemError("fork", code)
+        }
         if pid == 0 {
             // Move the three descriptors above the ones being laid out, then lay them out.
             let program = fcntl(executable, F_DUPFD_CLOEXEC, 10)
@@ -33,26 +42,53 @@ public final class ForkServer {
             let null = fcntl(devNull, F_DUPFD_CLOEXEC, 10)
             guard program >= 0, socket >= 0, null >= 0,
                   dup2(null, 0) == 0, dup2(null, 1) == 1, dup2(null, 2) == 2,
-                  dup2(socket, ForkServerLoop.controlDescriptor) == ForkServerLoop.controlDescriptor,
-                  rm_cloexec_from(UInt32(ForkServerLoop.controlDescriptor + 1)) == 0
-            else { _exit(127) }
+                  dup2(socket, control) == control,
+                  rm_cloexec_from(UInt32(control + 1)) == 0
+            else { _exit(ForkServerExit.execFailed) }
             _ = rm_execute_descriptor(program, argv.pointers, envp.pointers)
-            _exit(127)
+            _exit(ForkServerExit.execFailed)
         }
         close(pair[1])
         close(devNull)
         let server = ForkServer(socket: pair[0], pid: pid)
         let packet = configuration.packet
         let sent = packet.withUnsafeBytes { rm_send_with_fds(server.socket, $0.baseAddress, $0.count, nil, 0) }
-        guard sent == packet.count else {
-            server.shutdown()
-            throw SystemError("configuring the fork server")
+        if sent == packet.count, server.awaitStarted(seconds: startTimeout) { return server }
+        throw SystemError("the fork server \(server.abandon())", EPROTO)
+    }
+
+    /// How long a fork server may take to exec, read its configuration and confine itself.
+    static let startTimeout: Int32 = 10
+
+    /// True once the server has said "started" within `seconds`.
+    func awaitStarted(seconds: Int32) -> Bool {
+        var ready = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        var n: Int32 = -1
+        repeat { n = poll(&ready, 1, seconds * 1000) } while n < 0 && errno == EINTR
+        guard n == 1, let reply = try? receive() else { return false }
+        return reply.kind == .started
+    }
+
+    /// Ends a server that did not start and says why, from its exit status.
+    func abandon() -> String {
+        close(socket)
+        var status: Int32 = 0
+        // Give an exiting server a moment to finish; a hung one is killed.
+        for _ in 0..<100 {
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid { return Self.describe(status) }
+            if reaped < 0 && errno != EINTR { return "could not be waited for" }
+            usleep(10_000)
         }
-        guard let reply = try server.receive(), reply.kind == .started else {
-            server.shutdown()
-            throw SystemError("the fork server did not start", EPROTO)
-        }
-        return server
+        Glibc.kill(pid, SIGKILL)
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return "did not start within \(Self.startTimeout) s and was killed"
+    }
+
+    static func describe(_ status: Int32) -> String {
+        let signal = status & 0x7f
+        if signal == 0 { return ForkServerExit.describe((status >> 8) & 0xff) }
+        return "was killed by signal \(signal)"
     }
 
     init(socket: Int32, pid: pid_t) {

@@ -28,18 +28,4 @@ public enum ProcessHygiene {
         // The only environment the tool reads is none: it never consults PATH (no subprocess
         // is ever run) and takes every setting from its arguments.
     }
-
-    /// The process's mapped size, read from /proc/self/statm, to set the worker's RLIMIT_AS a
-    /// fixed headroom above what the fork server already maps.
-    public static func mappedBytes() -> Int {
-        let fd = Glibc.open("/proc/self/statm", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return 0 }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 128)
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard n > 0 else { return 0 }
-        let first = buffer[0..<n].prefix(while: { $0 >= 0x30 && $0 <= 0x39 })
-        let pages = Int(String(decoding: first, as: UTF8.self)) ?? 0
-        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
-    }
 }

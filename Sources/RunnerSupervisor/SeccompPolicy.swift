@@ -24,9 +24,10 @@ public struct SyscallRule: Sendable, Equatable {
     }
 }
 
-/// The worker's seccomp policy as data: default deny (kill the whole process), then an
-/// allowlist. Anything not listed here — execve, fork/clone, socket, ptrace, kill, mount,
-/// unlink, open for writing or creating — kills the worker with SIGSYS.
+/// A seccomp policy as data: default deny (kill the whole process), then an allowlist. For the
+/// two worker policies, anything not listed — execve, fork/clone, socket, ptrace, kill, mount,
+/// unlink, any open — kills the worker with SIGSYS. The fork server's policy (below) adds what
+/// it needs to make and end workers, and still no exec, socket, mount or write of a file.
 public struct SeccompPolicy: Sendable, Equatable {
     public var rules: [SyscallRule]
 
@@ -38,7 +39,7 @@ public struct SeccompPolicy: Sendable, Equatable {
         SyscallRule("write", [.equals(index: 0, value: UInt64(Descriptor.result))],
                     reason: "write the result frame to the pipe on descriptor 1"),
         SyscallRule("write", [.equals(index: 0, value: UInt64(Descriptor.diagnostics))],
-                    reason: "the Swift runtime writes a fatal-error message to descriptor 2 (/dev/null) before trapping, so a decoder bug is reported as a crash, not a sandbox violation"),
+                    reason: "libc or the Swift runtime may write an error message to descriptor 2 (/dev/null) before ending the process, so a decoder bug is reported as a crash, not a sandbox violation"),
         SyscallRule("exit_group", reason: "end the worker"),
         SyscallRule("exit", reason: "end the worker thread (the runtime may use it instead of exit_group)"),
         // Memory for the decoder; never executable.
@@ -89,7 +90,6 @@ extension SeccompPolicy {
     static let forkCloneFlags: UInt64 = 0x0120_0011  // CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD
     static let openFlagsChecked = UInt64(O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_NONBLOCK) | UInt64(rm_o_tmpfile) | UInt64(rm_o_path)
     static let atSymlinkNoFollow = UInt64(AT_SYMLINK_NOFOLLOW)
-    static let atEmptyPath = UInt64(rm_at_empty_path)
 
     /// What the fork server itself does once configured, and what a worker does between fork
     /// and its own filter. Installed by the server on itself (with no_new_privs) right after
@@ -105,8 +105,10 @@ extension SeccompPolicy {
                     reason: "fork a worker: exactly glibc fork()'s flags, so never a thread, a shared address space or a namespace"),
         SyscallRule("pidfd_open", reason: "a pidfd per worker, so a kill can never reach a recycled pid"),
         SyscallRule("wait4", reason: "reap a worker and read its peak RSS"),
-        SyscallRule("kill", [.equals(index: 1, value: UInt64(SIGKILL))],
-                    reason: "end a worker the supervisor timed out (SIGKILL only; the worker is still unreaped, so its pid is its own)"),
+        // glibc passes the pid sign-extended, so -1 and -pgid have the high bits set.
+        SyscallRule("kill", [.maskedEquals(index: 0, mask: 0xFFFF_FFFF_8000_0000, value: 0),
+                             .equals(index: 1, value: UInt64(SIGKILL))],
+                    reason: "end a worker the supervisor timed out: SIGKILL to a single pid only (never -1, all processes, or a negative process group); the worker is still unreaped, so its pid is its own"),
         // A worker between fork and its own filter (no runner byte read yet).
         SyscallRule("dup2", reason: "lay out the worker's descriptors 1 (result pipe) and 3 (runner directory or image)"),
         SyscallRule("close_range", reason: "close every other descriptor in the worker"),
@@ -123,8 +125,7 @@ extension SeccompPolicy {
         SyscallRule("newfstatat", [.equals(index: 0, value: UInt64(WorkerDescriptor.runnerDirectory)),
                                    .maskedEquals(index: 3, mask: atSymlinkNoFollow, value: atSymlinkNoFollow)],
                     reason: "lstat a runner file by name in the runner directory, descriptor 3, never following a symlink"),
-        SyscallRule("newfstatat", [.maskedEquals(index: 3, mask: atEmptyPath, value: atEmptyPath)],
-                    reason: "fstat an opened runner file (glibc's fstat is newfstatat with AT_EMPTY_PATH)"),
+        SyscallRule("fstat", reason: "fstat an opened runner file to re-check its inode (the fstat call, which takes no path)"),
         SyscallRule("openat", [.equals(index: 0, value: UInt64(WorkerDescriptor.runnerDirectory)),
                                .maskedEquals(index: 2, mask: openFlagsChecked, value: UInt64(O_RDONLY | O_NOFOLLOW | O_NONBLOCK))],
                     reason: "open a runner file under descriptor 3: read-only, no symlink, non-blocking; never create, truncate, append or O_PATH"),

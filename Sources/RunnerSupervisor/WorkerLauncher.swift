@@ -35,12 +35,15 @@ public enum WorkerLauncher {
     }
 
     /// Opens `name` beside /proc/self/exe and checks it before anything runs it as root: a
-    /// regular file owned by root or by us, writable by nobody else, in a directory writable by
-    /// nobody else. The descriptor is what gets executed, so the checked file is the file run.
+    /// regular, non-set-id executable (not a symlink) owned by root or by us and writable by
+    /// nobody else, in a directory whose every ancestor up to / is owned by root or by us and
+    /// writable by nobody else (unless sticky). The descriptor is what gets executed, so the
+    /// checked file is the file run.
     static func openSibling(_ name: String) throws(SystemError) -> Int32 {
         let me = try readSelfPath()
         guard let slash = me.lastIndex(of: "/") else { throw SystemError("locating \(name)", ENOENT) }
         let directory = String(me[..<slash])
+        try checkAncestors(of: directory)
         let directoryFD = try Sys.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         defer { close(directoryFD) }
         try checkOwnership(directoryFD, "directory \(directory)")
@@ -53,6 +56,9 @@ public enum WorkerLauncher {
             guard status.st_mode & S_IFMT == S_IFREG, status.st_mode & 0o111 != 0 else {
                 throw SystemError("\(directory)/\(name) is not an executable regular file", EACCES)
             }
+            guard status.st_mode & (S_ISUID | S_ISGID) == 0 else {
+                throw SystemError("\(directory)/\(name) is set-uid or set-gid", EPERM)
+            }
         } catch {
             close(fd)
             throw error
@@ -63,18 +69,40 @@ public enum WorkerLauncher {
     private static func checkOwnership(_ fd: Int32, _ what: String) throws(SystemError) {
         var status = stat()
         guard fstat(fd, &status) == 0 else { throw SystemError("fstat \(what)") }
+        try checkOwnership(status, what)
+    }
+
+    private static func checkOwnership(_ status: stat, _ what: String) throws(SystemError) {
         guard status.st_uid == 0 || status.st_uid == geteuid() else {
             throw SystemError("\(what) is owned by uid \(status.st_uid), not root", EPERM)
         }
-        guard status.st_mode & 0o022 == 0 else {
+        let sticky = status.st_mode & S_IFMT == S_IFDIR && status.st_mode & S_ISVTX != 0
+        guard status.st_mode & 0o022 == 0 || sticky else {
             throw SystemError("\(what) is writable by group or others", EPERM)
         }
+    }
+
+    /// Every directory from `directory` up to /: whoever could rename one of them could put
+    /// another binary in the worker's place.
+    private static func checkAncestors(of directory: String) throws(SystemError) {
+        var path = directory
+        while !path.isEmpty {
+            var status = stat()
+            guard stat(path, &status) == 0 else { throw SystemError("stat \(path)") }
+            try checkOwnership(status, "directory \(path)")
+            guard let slash = path.lastIndex(of: "/") else { break }
+            path = String(path[..<slash])
+        }
+        var root = stat()
+        guard stat("/", &root) == 0 else { throw SystemError("stat /") }
+        try checkOwnership(root, "directory /")
     }
 
     private static func readSelfPath() throws(SystemError) -> String {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard n > 0 else { throw SystemError("readlink /proc/self/exe") }
+        guard n < buffer.count - 1 else { throw SystemError("readlink /proc/self/exe: path too long", ENAMETOOLONG) }
         return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

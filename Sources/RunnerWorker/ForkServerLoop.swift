@@ -35,17 +35,24 @@ public struct ForkServerLoop {
     /// Runs the server; `body` runs in each worker child with descriptors 0 and 2 on /dev/null,
     /// 1 the result pipe and 3 the runner directory or image, and must never return.
     public static func serve(body: Body) -> Never {
+        // The fork server refuses to run set-id (it has no reason to be).
+        if getuid() != geteuid() || getgid() != getegid() { _exit(ForkServerExit.setID) }
         // Die with the supervisor; then the workers die with us (they set the same).
         _ = rm_set_parent_death_signal(SIGKILL)
         if getppid() == 1 { _exit(0) }
         _ = rm_close_from(UInt32(control + 1))
+        // Dispositions set to "ignore" and the signal mask survive execve: whatever the
+        // supervisor's own parent left must not reach the server. An ignored SIGCHLD in
+        // particular would reap workers behind our back and lose their exit status.
+        _ = rm_default_signal(SIGCHLD)
+        _ = rm_unblock_all_signals()
         // A terminal's ^C or a service manager's SIGTERM goes to the whole process group; only
         // the supervisor acts on it (it kills workers itself). The server and, by inheritance,
         // every worker ignore them, so an interrupted run never mistakes a worker killed by
         // the operator for a hostile runner.
         for sig in [SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT] { _ = rm_ignore_signal(sig) }
 
-        guard let configuration = receiveConfiguration() else { _exit(65) }
+        guard let configuration = receiveConfiguration() else { _exit(ForkServerExit.configuration) }
         let sandboxes = sandboxes(configuration)
         _ = Worker.fileBuffers.count  // allocated here, inherited by every worker
         // Hashing (the decoder's duplicate-key sets) seeds itself from getrandom on first
@@ -53,12 +60,14 @@ public struct ForkServerLoop {
         var hasher = Hasher()
         hasher.combine(0)
         _ = hasher.finalize()
-        // From here on the server is confined too: its own policy, inherited by every worker,
-        // which stacks its own on top. (Also cheaper: the kernel builds each worker filter's
-        // allow cache only for the calls this one still allows.)
+        // From here on the server is confined too: only the capabilities it needs to make
+        // workers (set ids) and to end them (kill), and its own policy, inherited by every
+        // worker, which stacks its own on top. (Also cheaper: the kernel builds each worker
+        // filter's allow cache only for the calls this one still allows.)
+        guard rm_keep_fork_server_capabilities() == 0 else { _exit(ForkServerExit.capabilities) }
         guard rm_set_no_new_privs() == 0,
               configuration.serverFilter.withUnsafeBytes({ rm_install_seccomp_filter($0.baseAddress, $0.count) }) == 0
-        else { _exit(66) }
+        else { _exit(ForkServerExit.seccomp) }
         send(ForkServerMessage(.started, tag: 0))
 
         var children: [Child] = []
@@ -81,11 +90,15 @@ public struct ForkServerLoop {
                     let child = children[index]
                     var status: Int32 = 0
                     var usage = rusage()
-                    while wait4(child.pid, &status, 0, &usage) < 0 && rm_errno() == EINTR {}
+                    var reaped: pid_t = -1
+                    repeat { reaped = wait4(child.pid, &status, 0, &usage) } while reaped < 0 && rm_errno() == EINTR
+                    let waitErrno = rm_errno()
                     close(child.pidfd)
                     children.remove(at: index)
-                    send(ForkServerMessage(.exited, tag: child.tag, value: status,
-                                           extra: Int32(clamping: usage.ru_maxrss)))
+                    // A status we could not read is never reported as a clean exit.
+                    send(reaped == child.pid
+                         ? ForkServerMessage(.exited, tag: child.tag, value: status, extra: Int32(clamping: usage.ru_maxrss))
+                         : ForkServerMessage(.failed, tag: child.tag, value: waitErrno))
                 }
                 index -= 1
             }
@@ -157,7 +170,9 @@ public struct ForkServerLoop {
         } while n < 0 && rm_errno() == EINTR
         closeAll(fds, count)
         guard n > 0 else { return nil }
-        return ForkServerConfiguration(packet: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        let packet = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+        if ForkServerConfiguration.revision(of: packet) != ForkServerConfiguration.revision { _exit(ForkServerExit.revision) }
+        return ForkServerConfiguration(packet: packet)
     }
 
     static func closeAll(_ fds: [Int32], _ count: Int32) {

@@ -33,7 +33,7 @@ public struct RunnerFileReader {
         let fd = rm_openat(directory, file.rawValue, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
         guard fd >= 0 else { throw rejection(forErrno: rm_errno(), file, "open") }
         var after = stat()
-        guard fstat(fd, &after) == 0 else {
+        guard rm_fstat(fd, &after) == 0 else {
             let code = rm_errno()
             close(fd)
             throw rejection(forErrno: code, file, "fstat")

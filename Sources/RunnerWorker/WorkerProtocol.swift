@@ -32,6 +32,28 @@ public enum WorkerExit {
     public static let frameNotWritten: Int32 = 74
 }
 
+/// Exit statuses of the fork server itself, so the supervisor can say why it did not start.
+public enum ForkServerExit {
+    public static let execFailed: Int32 = 127
+    public static let configuration: Int32 = 65
+    public static let seccomp: Int32 = 66
+    public static let capabilities: Int32 = 67
+    public static let revision: Int32 = 68
+    public static let setID: Int32 = 69
+
+    public static func describe(_ status: Int32) -> String {
+        switch status {
+        case execFailed: return "could not be executed"
+        case configuration: return "refused its configuration"
+        case seccomp: return "could not install its seccomp policy"
+        case capabilities: return "could not drop its capabilities"
+        case revision: return "is from another build of runner-metrics (protocol revision mismatch: install both binaries from one build)"
+        case setID: return "is set-id, which it must not be"
+        default: return "exited with status \(status)"
+        }
+    }
+}
+
 /// Written to the result pipe once the filter is on and before the first runner byte is
 /// read. From then on the worker may be compromised, so the supervisor judges every ending
 /// after the marker as the runner's doing — including the "sandbox setup failed" status,
@@ -87,7 +109,7 @@ public struct ForkServerMessage: Equatable, Sendable {
 }
 
 /// The fork server's one-time configuration, sent by the supervisor as the first packet:
-/// the message header (kind configure), then little-endian Int64 fields
+/// the message header (kind configure, value the protocol revision), then little-endian Int64 fields
 ///   cpu seconds, address-space headroom bytes, and the lengths of the three BPF programs
 ///   (fork server, directory worker, image worker), then the three programs.
 /// The supervisor compiles the policies with libseccomp; the server only copies the bytes.
@@ -98,6 +120,12 @@ public struct ForkServerConfiguration: Equatable, Sendable {
     public var serverFilter: [UInt8]
     public var directoryFilter: [UInt8]
     public var imageFilter: [UInt8]
+
+    /// The supervisor and the worker binary must come from one build: the supervisor compiles
+    /// the seccomp policies the worker's code must live within, and both speak this protocol.
+    /// Bump it whenever the protocol, the policies or the system calls a worker makes change;
+    /// a server of another revision exits with `ForkServerExit.revision` before forking.
+    public static let revision: Int32 = 2
 
     static let fieldCount = 5
     /// A classic BPF program has at most 4096 instructions of 8 bytes.
@@ -116,7 +144,9 @@ public struct ForkServerConfiguration: Equatable, Sendable {
 
     public var packet: [UInt8] {
         var bytes: [UInt8] = []
-        for word in ForkServerMessage(.configure, tag: 0).words { Self.append(Int64(word), into: &bytes, width: 4) }
+        for word in ForkServerMessage(.configure, tag: 0, value: Self.revision).words {
+            Self.append(Int64(word), into: &bytes, width: 4)
+        }
         for field in [cpuSeconds, addressSpaceHeadroom, serverFilter.count, directoryFilter.count, imageFilter.count] {
             Self.append(Int64(field), into: &bytes, width: 8)
         }
@@ -128,9 +158,7 @@ public struct ForkServerConfiguration: Equatable, Sendable {
     public init?(packet: UnsafeRawBufferPointer) {
         let base = ForkServerMessage.size
         let programs = base + 8 * Self.fieldCount
-        guard packet.count >= programs,
-              Self.field(packet, at: 0, width: 4) == Int64(ForkServerMessage.Kind.configure.rawValue)
-        else { return nil }
+        guard packet.count >= programs, Self.revision(of: packet) == Self.revision else { return nil }
         let cpu = Self.field(packet, at: base, width: 8)
         let headroom = Self.field(packet, at: base + 8, width: 8)
         let lengths = (2..<Self.fieldCount).map { Self.field(packet, at: base + 8 * $0, width: 8) }
@@ -144,6 +172,14 @@ public struct ForkServerConfiguration: Equatable, Sendable {
                   serverFilter: Array(packet[cuts[0]..<cuts[1]]),
                   directoryFilter: Array(packet[cuts[1]..<cuts[2]]),
                   imageFilter: Array(packet[cuts[2]..<cuts[3]]))
+    }
+
+    /// The revision a configure packet carries (its header's value word), or nil.
+    public static func revision(of packet: UnsafeRawBufferPointer) -> Int32? {
+        guard packet.count >= ForkServerMessage.size,
+              field(packet, at: 0, width: 4) == Int64(ForkServerMessage.Kind.configure.rawValue)
+        else { return nil }
+        return Int32(truncatingIfNeeded: field(packet, at: 8, width: 4))
     }
 
     private static func append(_ value: Int64, into bytes: inout [UInt8], width: Int) {

@@ -10,6 +10,10 @@ struct Inspect: ParsableCommand {
     @Option(help: "Seconds the worker may run.") var workerTimeout = 2.0
     @Flag(help: "Print the verdict as one JSON object.") var json = false
 
+    func validate() throws {
+        guard workerTimeout > 0, workerTimeout <= 60 else { throw ValidationError("--worker-timeout must be in (0, 60]") }
+    }
+
     func run() throws {
         let server: ForkServer
         do { server = try WorkerLauncher.start(timeout: workerTimeout) } catch {

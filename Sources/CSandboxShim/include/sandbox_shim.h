@@ -28,6 +28,15 @@ int rm_openat(int dirfd, const char *path, int flags);
 int rm_open(const char *path, int flags);
 /// read(2), under a name that does not clash with Swift methods called `read`.
 ssize_t rm_read(int fd, void *buffer, size_t count);
+/// The fstat system call itself (glibc's fstat is newfstatat(fd, "", AT_EMPTY_PATH), a call that
+/// takes a path; the fstat call takes none, so a seccomp policy can allow it without allowing
+/// a stat of any host path).
+int rm_fstat(int fd, struct stat *status);
+/// capset: keep only CAP_SETUID, CAP_SETGID and CAP_KILL (effective and permitted), all a fork
+/// server needs to turn a child into a worker and to end a worker that overran.
+int rm_keep_fork_server_capabilities(void);
+/// Unblocks every signal (the mask survives execve).
+int rm_unblock_all_signals(void);
 /// signal(sig, SIG_IGN) and signal(sig, SIG_DFL): the handler constants are casts Swift cannot import.
 int rm_ignore_signal(int sig);
 int rm_default_signal(int sig);

@@ -1,0 +1,110 @@
+import Foundation
+import Glibc
+import Testing
+
+/// The fork server as it runs: its capabilities, seccomp and no_new_privs, the stacked filters of
+/// its workers, and the checks the supervisor makes before it executes the worker binary.
+@Suite struct ForkServerTests {
+    /// `/proc/PID/status` as a field → value table.
+    static func status(_ pid: Int32) -> [String: String] {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return [:] }
+        var fields: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return fields
+    }
+
+    static func children(_ pid: Int32) -> [Int32] {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8) else { return [] }
+        return text.split(separator: " ").compactMap { Int32($0) }
+    }
+
+    /// A run whose only worker spins (the probe's stuck-marker mode) keeps the fork server and
+    /// one worker alive for the 1 s timeout: long enough to read their /proc status.
+    @Test func forkServerAndWorkerAreConfinedAsDocumented() throws {
+        let tree = try TestTree()
+        try tree.runner("stuck", Sample.complete.merging(["stuck": ""]) { $1 })
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Tool.probe)
+        process.arguments = ["stuck-marker", "small", tree.fs, tree.quarantine, tree.metricsLog, tree.auditLog, tree.state]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { process.waitUntilExit() }
+        var server: Int32 = 0
+        var worker: Int32 = 0
+        let found = TestTree.waitUntil(5) {
+            guard let first = Self.children(process.processIdentifier).first,
+                  let grandchild = Self.children(first).first else { return false }
+            server = first
+            worker = grandchild
+            return Self.status(worker)["Seccomp_filters"] == "2"
+        }
+        #expect(found, "no fork server with a confined worker appeared")
+        let serverStatus = Self.status(server)
+        let workerStatus = Self.status(worker)
+        // CAP_KILL (5), CAP_SETGID (6), CAP_SETUID (7): nothing else.
+        #expect(serverStatus["CapEff"] == "00000000000000e0")
+        #expect(serverStatus["CapPrm"] == "00000000000000e0")
+        #expect(serverStatus["NoNewPrivs"] == "1")
+        #expect(serverStatus["Seccomp"] == "2")
+        #expect(serverStatus["Seccomp_filters"] == "1")
+        #expect(serverStatus["Uid"]?.split(separator: "\t").first == "0")
+        // The worker: its own filter on top of the server's, no capability, its own uid.
+        #expect(workerStatus["CapEff"] == "0000000000000000")
+        #expect(workerStatus["CapPrm"] == "0000000000000000")
+        #expect(workerStatus["Seccomp_filters"] == "2")
+        #expect(workerStatus["NoNewPrivs"] == "1")
+        let uid = workerStatus["Uid"]?.split(separator: "\t").first.flatMap { UInt32($0) } ?? 0
+        #expect(uid >= 0x7FF0_0000 && uid < 0x7FF0_1000)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 3)
+        #expect(tree.auditLines.count == 1 && tree.auditLines[0].contains(#""reason": "worker-timeout""#))
+    }
+
+    /// runner-metrics and runner-metrics-worker copied side by side into a fresh directory.
+    static func copyOfTheBinaries(in tree: TestTree) throws -> String {
+        let dir = tree.root + "/bin"
+        try TestTree.directory(dir)
+        try Tool.sh("cp '\(Tool.runnerMetrics)' '\(Tool.productsDirectory.path)/runner-metrics-worker' '\(dir)/'")
+        return dir
+    }
+
+    /// The supervisor runs the worker binary only if nobody but root could have put it there.
+    @Test(arguments: [
+        ("group-writable worker", "chmod g+w", "is writable by group or others"),
+        ("set-uid worker", "chmod u+s", "is set-uid or set-gid"),
+        ("missing worker", "rm -f", "opening"),
+        ("worker owned by another user", "chown 65534", "is owned by uid 65534, not root"),
+        ("worker is a symlink", "symlink", "opening"),
+    ])
+    func workerBinaryIsCheckedBeforeItRuns(_ name: String, _ change: String, _ message: String) throws {
+        let tree = try TestTree()
+        let dir = try Self.copyOfTheBinaries(in: tree)
+        let worker = dir + "/runner-metrics-worker"
+        if change == "symlink" {
+            try Tool.sh("mv '\(worker)' '\(dir)/real-worker' && ln -s real-worker '\(worker)'")
+        } else {
+            try Tool.sh("\(change) '\(worker)'")
+        }
+        try tree.runner("r1", Sample.complete)
+        let result = try Tool.run(dir + "/runner-metrics", ["extract"] + tree.standardArguments)
+        #expect(result.status == 1, "\(name)")
+        #expect(result.stderr.contains("cannot start the worker fork server") && result.stderr.contains(message),
+                "\(name): \(result.stderr)")
+        #expect(tree.metricLines.isEmpty)
+        #expect(tree.exists(tree.fs + "/r1/pre-job-metrics.json"), "the runner is left for the next run")
+    }
+
+    /// The same copy, untouched, runs: the checks refuse only what they should.
+    @Test func workerBinaryCopiedSideBySideRuns() throws {
+        let tree = try TestTree()
+        let dir = try Self.copyOfTheBinaries(in: tree)
+        try tree.runner("r1", Sample.complete)
+        let result = try Tool.run(dir + "/runner-metrics", ["extract"] + tree.standardArguments)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(tree.metricLines == [Sample.installedLine, Sample.startLine, Sample.stopLine])
+    }
+}
