@@ -2,9 +2,9 @@
 """runner-metrics benchmark: one JSON line per scenario.
 
 usage: Security/bench/bench.py [--binary-dir .build/release] [--scenarios a,b,...] [--quick]
-Build first: `swift build -c release --static-swift-stdlib` (builds runner-metrics and the test probe;
-the Swift runtime linked in makes each fork cheaper, see README "Performance"). Needs root
-(workers drop to nobody; the ext4 scenario mounts loop devices).
+Build first: `swift build -c release --static-swift-stdlib` (builds runner-metrics, its fork
+server runner-metrics-worker, and the test probe with its own fork server; see README
+"Performance"). Needs root (workers drop to their own uid; the ext4 scenario mounts loop devices).
 
 Each line: scenario, runners, wall_s, runners_per_s, worker_p50_ms, worker_p99_ms,
 supervisor_max_rss_kib, worker_max_rss_kib, and the supervisor's phase_seconds (where the time
