@@ -325,9 +325,7 @@ public final class ExtractRun {
         account("quarantine", since: quarantineStart)
 
         // 3. Delete what is durable: on the janitor's thread, overlapping the next workers.
-        for issue in issued {
-            janitor.submit(Janitor.Job(location: issue.location, lines: issue.lines.joined()))
-        }
+        janitor.submit(issued.map { Janitor.Job(location: $0.location, lines: $0.lines.joined()) })
     }
 
     /// Collects the janitor's deletions (all of them, after its thread ended).

@@ -8,7 +8,9 @@ import Synchronization
 /// started, so a thread here cannot leave a lock copied into a child.
 ///
 /// Jobs are handed over in order through a Mutex-guarded queue with a pipe as the wake-up
-/// signal; results are read back once, after `finish()` joined the thread.
+/// signal, one byte per batch (not per runner: a wake-up per runner cost a pipe write, a read
+/// and a context switch each); the thread drains the whole queue on each byte. Results are read
+/// back once, after `finish()` joined the thread.
 final class Janitor: @unchecked Sendable {
     struct Job: Sendable {
         var location: RunnerLocation
@@ -47,12 +49,14 @@ final class Janitor: @unchecked Sendable {
         }
     }
 
-    func submit(_ job: Job) {
+    /// Queues a batch of deletions (in order) and wakes the thread once.
+    func submit(_ jobs: [Job]) {
+        guard !jobs.isEmpty else { return }
         guard running else {
-            queue.withLock { $0.results.append(Self.run(job)) }
+            for job in jobs { queue.withLock { $0.results.append(Self.run(job)) } }
             return
         }
-        queue.withLock { $0.jobs.append(job) }
+        queue.withLock { $0.jobs.append(contentsOf: jobs) }
         var byte: UInt8 = 1
         while write(wake.write, &byte, 1) < 0 && errno == EINTR {}
     }
@@ -83,9 +87,10 @@ final class Janitor: @unchecked Sendable {
             let n = read(wake.read, &byte, 1)
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { return }
-            guard let job = queue.withLock({ $0.jobs.isEmpty ? nil : $0.jobs.removeFirst() }) else { continue }
-            let result = Self.run(job)
-            queue.withLock { $0.results.append(result) }
+            while let job = queue.withLock({ $0.jobs.isEmpty ? nil : $0.jobs.removeFirst() }) {
+                let result = Self.run(job)
+                queue.withLock { $0.results.append(result) }
+            }
         }
     }
 
