@@ -27,7 +27,8 @@ let toolchainLibrary: String = {
 // build) points every target at lib/swift_static, which has no Embedded stdlib.
 let embedded: [SwiftSetting] = [
     .swiftLanguageMode(.v6), .enableExperimentalFeature("Embedded"),
-    .unsafeFlags(["-wmo", "-resource-dir", toolchainLibrary + "/swift"]),
+    // One section per function, so the linker can order them (see embeddedExecutable).
+    .unsafeFlags(["-wmo", "-resource-dir", toolchainLibrary + "/swift", "-Xfrontend", "-function-sections"]),
 ]
 
 /// The toolchain's Embedded Swift libraries (the Unicode data tables String comparison needs).
@@ -40,10 +41,16 @@ func embeddedExecutable(_ name: String, dependencies: [Target.Dependency]) -> Ta
     .executableTarget(
         name: name,
         dependencies: ["RunnerWorkerEmbedded", "CEmbeddedRuntime"] + dependencies,
+        exclude: name == "runner-metrics-worker" ? ["hot-functions.order"] : [],
         swiftSettings: embedded,
         linkerSettings: [
             .unsafeFlags(["-enable-experimental-feature", "Embedded", "-L", embeddedLibraryDirectory()]),
-            .unsafeFlags(["-Xclang-linker", "-static"]),
+            // Static (10 mappings to copy per fork instead of ~50), linked by lld with the
+            // functions a worker runs packed together (Security/bench/hot_functions.py made the
+            // list): measured 28 -> 21 page faults per worker.
+            .unsafeFlags(["-Xclang-linker", "-static", "-use-ld=lld",
+                          "-Xlinker", "--symbol-ordering-file=" + Context.packageDirectory + "/Sources/runner-metrics-worker/hot-functions.order",
+                          "-Xlinker", "--no-warn-symbol-ordering"]),
             .linkedLibrary("swiftUnicodeDataTables"),
             .linkedLibrary("m"),
             // As for runner-metrics: resolve every symbol at start-up, GOT read-only after it.
