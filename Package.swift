@@ -126,7 +126,7 @@ var targets: [Target] = [
     // `swift build` comes before `swift test` (README, .ci/run) and the tests say so if not.
     .testTarget(
         name: "RunnerMetricsTests",
-        dependencies: ["MetricsDecoding", "RunnerSupervisor", "runner-metrics", "runner-metrics-probe"],
+        dependencies: ["MetricsDecoding", "RunnerWorker", "RunnerSupervisor", "runner-metrics", "runner-metrics-probe"],
         swiftSettings: strict
     ),
 ]

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import RunnerWorker
 import Testing
 
 /// The fork server as it runs: its capabilities, seccomp and no_new_privs, the stacked filters of
@@ -106,5 +107,62 @@ import Testing
         let result = try Tool.run(dir + "/runner-metrics", ["extract"] + tree.standardArguments)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(tree.metricLines == [Sample.installedLine, Sample.startLine, Sample.stopLine])
+    }
+}
+
+/// The worker binary on its own, spawned with a socket on descriptor 3 as the supervisor does,
+/// and fed a first packet by hand: it must refuse anything but its own build's configuration.
+@Suite struct ForkServerHandshakeTests {
+    /// Spawns runner-metrics-worker with 0-2 on /dev/null and 3 on one end of a SEQPACKET pair,
+    /// sends `packet`, and returns its exit status once it has ended.
+    static func exitStatus(afterSending packet: [UInt8]) throws -> Int32 {
+        var pair: [Int32] = [-1, -1]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue), 0, &pair) == 0)
+        defer { close(pair[0]) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for fd in Int32(0)...2 { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_RDWR, 0) }
+        posix_spawn_file_actions_adddup2(&actions, pair[1], 3)
+        posix_spawn_file_actions_addclose(&actions, pair[0])
+        let path = Tool.productsDirectory.appendingPathComponent("runner-metrics-worker").path
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(path), nil]
+        defer { free(argv[0]) }
+        let spawned = posix_spawn(&pid, path, &actions, nil, argv, [nil])
+        close(pair[1])
+        #expect(spawned == 0)
+        _ = packet.withUnsafeBytes { send(pair[0], $0.baseAddress, $0.count, 0) }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        #expect(status & 0x7f == 0, "the worker binary was killed by signal \(status & 0x7f)")
+        return (status >> 8) & 0xff
+    }
+
+    /// A configure packet as runner-metrics builds it, with each program `programBytes` long
+    /// (`ret ALLOW` instructions; never installed: every packet here is refused first) and the
+    /// header's revision word replaced by `revision` when given.
+    static func configurePacket(revision: Int32? = nil, programBytes: Int = 8) -> [UInt8] {
+        let allow: [UInt8] = [0x06, 0, 0, 0, 0, 0, 0xff, 0x7f]
+        let program = (0..<programBytes).map { allow[$0 % 8] }
+        var packet = ForkServerConfiguration(cpuSeconds: 2, addressSpaceHeadroom: 64 << 20, serverFilter: program,
+                                             directoryFilter: program, imageFilter: program).packet
+        if let revision {
+            for index in 0..<4 { packet[8 + index] = UInt8(truncatingIfNeeded: revision >> (8 * Int32(index))) }
+        }
+        return packet
+    }
+
+    @Test func aWorkerBinaryOfAnotherRevisionRefusesToStart() throws {
+        let current = ForkServerConfiguration.revision
+        #expect(try Self.exitStatus(afterSending: Self.configurePacket(revision: current - 1)) == ForkServerExit.revision)
+        #expect(try Self.exitStatus(afterSending: Self.configurePacket(revision: current + 1)) == ForkServerExit.revision)
+    }
+
+    @Test func aMalformedConfigurationIsRefused() throws {
+        // This build's revision, but programs that are not whole 8-byte instructions.
+        #expect(try Self.exitStatus(afterSending: Self.configurePacket(programBytes: 7)) == ForkServerExit.configuration)
+        // Not a configure packet at all: no revision to match.
+        #expect(try Self.exitStatus(afterSending: [1, 2, 3]) == ForkServerExit.revision)
     }
 }
