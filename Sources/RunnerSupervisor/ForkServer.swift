@@ -76,19 +76,18 @@ public final class ForkServer {
         // Give an exiting server a moment to finish; a hung one is killed.
         for _ in 0..<100 {
             let reaped = waitpid(pid, &status, WNOHANG)
-            if reaped == pid { return Self.describe(status) }
+            if reaped == pid {
+                switch Termination(waitStatus: status) {
+                case .exited(let code): return ForkServerExit.describe(code)
+                case .signaled(let signal): return "was killed by signal \(signal)"
+                }
+            }
             if reaped < 0 && errno != EINTR { return "could not be waited for" }
             usleep(10_000)
         }
         Glibc.kill(pid, SIGKILL)
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         return "did not start within \(Self.startTimeout) s and was killed"
-    }
-
-    static func describe(_ status: Int32) -> String {
-        let signal = status & 0x7f
-        if signal == 0 { return ForkServerExit.describe((status >> 8) & 0xff) }
-        return "was killed by signal \(signal)"
     }
 
     init(socket: Int32, pid: pid_t) {

@@ -46,13 +46,12 @@ public enum WorkerLauncher {
         try checkAncestors(of: directory)
         let directoryFD = try Sys.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         defer { close(directoryFD) }
-        try checkOwnership(directoryFD, "directory \(directory)")
+        try checkOwnership(try Sys.fstat(directoryFD), "directory \(directory)")
         let fd = rm_openat(directoryFD, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError("opening \(directory)/\(name)") }
         do throws(SystemError) {
-            try checkOwnership(fd, "\(directory)/\(name)")
-            var status = stat()
-            guard fstat(fd, &status) == 0 else { throw SystemError("fstat \(name)") }
+            let status = try Sys.fstat(fd)
+            try checkOwnership(status, "\(directory)/\(name)")
             guard status.st_mode & S_IFMT == S_IFREG, status.st_mode & 0o111 != 0 else {
                 throw SystemError("\(directory)/\(name) is not an executable regular file", EACCES)
             }
@@ -64,12 +63,6 @@ public enum WorkerLauncher {
             throw error
         }
         return fd
-    }
-
-    private static func checkOwnership(_ fd: Int32, _ what: String) throws(SystemError) {
-        var status = stat()
-        guard fstat(fd, &status) == 0 else { throw SystemError("fstat \(what)") }
-        try checkOwnership(status, what)
     }
 
     private static func checkOwnership(_ status: stat, _ what: String) throws(SystemError) {
