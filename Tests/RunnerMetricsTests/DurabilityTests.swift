@@ -100,6 +100,11 @@ import Testing
         // Once the run holds its lock and has had a moment to start workers, interrupt it.
         #expect(TestTree.waitUntil(20) { tree.lockHeld() })
         usleep(100_000)
+        // The fork server is its own binary (not a fork of `extract`), so it and its workers
+        // are found as the run's descendants, not by command line.
+        let server = ForkServerTests.children(process.processIdentifier)
+        let descendants = server + server.flatMap { ForkServerTests.children($0) }
+        #expect(!server.isEmpty, "no fork server found under the run")
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
         #expect(process.terminationReason == .exit && process.terminationStatus == 1)
@@ -107,6 +112,9 @@ import Testing
         // No worker or fork server outlives the run.
         let leftovers = try Tool.run("/bin/sh", ["-c", "pgrep -f '[r]unner-metrics extract.*\(tree.root)' || true"])
         #expect(leftovers.stdout.isEmpty)
+        #expect(TestTree.waitUntil(5) {
+            descendants.allSatisfy { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\($0)/exe"))?.contains("runner-metrics") != true }
+        }, "a fork server or worker of the interrupted run is still alive")
         let audited = Set(tree.auditEntries.compactMap { $0["runner"] as? String })
         #expect(audited.isSubset(of: corrupt), "an honest runner was quarantined because of the interrupt")
         let final = try tree.extract()
