@@ -1,5 +1,6 @@
 import CSandboxShim
 import Glibc
+import MetricsDecoding
 
 /// Where one runner's filesystem lives on the host and how to remove or quarantine it.
 /// Every operation works by name relative to configured host directories, never follows a
@@ -74,14 +75,29 @@ public struct RunnerLocation: Sendable {
 enum TreeRemoval {
     static let maxDepth = 64
 
+    /// The names a runner leaves (`RunnerFile`), as C strings, unlinked before anything is
+    /// listed: a finished runner holds just these, so the common case is one unlink each and
+    /// an rmdir, with no directory read and no rmdir that fails on a non-empty directory
+    /// (measured: those two were a third of the deletion's system time).
+    static let runnerFileNames: [[CChar]] = RunnerFile.allCases.map { Array($0.rawValue.utf8CString) }
+
     static func remove(parent: String, name: String) throws(SystemError) {
         let parentFD = try Sys.open(parent, O_RDONLY | O_DIRECTORY)
         defer { close(parentFD) }
-        if unlinkat(parentFD, name, AT_REMOVEDIR) == 0 || errno == ENOENT { return }
-        if errno == ENOTDIR {
-            guard unlinkat(parentFD, name, 0) == 0 || errno == ENOENT else { throw SystemError("unlink \(parent)/\(name)") }
-            return
+        let fd = openat(parentFD, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        if fd < 0 {
+            switch errno {
+            case ENOENT: return
+            case ENOTDIR, ELOOP:
+                guard unlinkat(parentFD, name, 0) == 0 || errno == ENOENT else { throw SystemError("unlink \(parent)/\(name)") }
+                return
+            default: throw SystemError("open \(parent)/\(name)")
+            }
         }
+        // Anything refused here (a directory of that name, say) is left for the full walk.
+        for file in runnerFileNames { _ = file.withUnsafeBufferPointer { unlinkat(fd, $0.baseAddress!, 0) } }
+        close(fd)
+        if unlinkat(parentFD, name, AT_REMOVEDIR) == 0 || errno == ENOENT { return }
         guard errno == ENOTEMPTY || errno == EEXIST else { throw SystemError("rmdir \(parent)/\(name)") }
         try removeContents(of: parentFD, name, depth: 0)
         guard unlinkat(parentFD, name, AT_REMOVEDIR) == 0 else { throw SystemError("rmdir \(parent)/\(name)") }
