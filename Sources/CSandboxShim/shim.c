@@ -64,6 +64,7 @@ int rm_install_seccomp_filter(const void *bpf, size_t len) {
 int rm_close_from(unsigned int first) { return (int)syscall(SYS_close_range, first, ~0U, 0); }
 int rm_cloexec_from(unsigned int first) { return (int)syscall(SYS_close_range, first, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */); }
 int rm_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+pid_t rm_fork_single_threaded(void) { return (pid_t)syscall(SYS_fork); }
 int rm_umount2(const char *target, int flags) { return umount2(target, flags); }
 int rm_rename_noreplace(const char *from, const char *to) {
     return (int)syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, 1 /* RENAME_NOREPLACE */);

@@ -86,8 +86,6 @@ enum PrctlOption {
 }
 
 extension SeccompPolicy {
-    /// fork()'s clone flags in glibc (`_Fork`): a new process, never a thread or a namespace.
-    static let forkCloneFlags: UInt64 = 0x0120_0011  // CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD
     static let openFlagsChecked = UInt64(O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_NONBLOCK) | UInt64(rm_o_tmpfile) | UInt64(rm_o_path)
     static let atSymlinkNoFollow = UInt64(AT_SYMLINK_NOFOLLOW)
 
@@ -101,8 +99,7 @@ extension SeccompPolicy {
                     reason: "receive spawn and kill requests (with descriptors) on the control socket, descriptor 3"),
         SyscallRule("sendmsg", [.equals(index: 0, value: UInt64(ForkServerLoop.controlDescriptor))],
                     reason: "report failed and exited workers on the control socket, descriptor 3"),
-        SyscallRule("clone", [.equals(index: 0, value: forkCloneFlags)],
-                    reason: "fork a worker: exactly glibc fork()'s flags, so never a thread, a shared address space or a namespace"),
+        SyscallRule("fork", reason: "fork a worker: the fork system call takes no flags, so never a thread, a shared address space or a namespace (clone and clone3 stay denied)"),
         SyscallRule("pidfd_open", reason: "a pidfd per worker, so a kill can never reach a recycled pid"),
         SyscallRule("wait4", reason: "reap a worker and read its peak RSS"),
         // glibc passes the pid sign-extended, so -1 and -pgid have the high bits set.
@@ -113,7 +110,6 @@ extension SeccompPolicy {
         SyscallRule("dup2", reason: "lay out the worker's descriptors 1 (result pipe) and 3 (runner directory or image)"),
         SyscallRule("close_range", reason: "close every other descriptor in the worker"),
         SyscallRule("rt_sigaction", reason: "restore SIGPIPE's default action in the worker"),
-        SyscallRule("set_robust_list", reason: "glibc's fork registers the child's robust futex list"),
         SyscallRule("prlimit64", [.equals(index: 0, value: 0)], reason: "the worker's own resource limits (setrlimit)"),
         SyscallRule("setgroups", [.equals(index: 0, value: 0)], reason: "drop every supplementary group"),
         SyscallRule("setresgid", reason: "the worker's own gid"),

@@ -64,6 +64,7 @@ public struct ForkServerLoop {
         // workers (set ids) and to end them (kill), and its own policy, inherited by every
         // worker, which stacks its own on top. (Also cheaper: the kernel builds each worker
         // filter's allow cache only for the calls this one still allows.)
+        guard WorkerSandbox.setSharedLimits() == nil else { _exit(ForkServerExit.limits) }
         guard rm_keep_fork_server_capabilities() == 0 else { _exit(ForkServerExit.capabilities) }
         guard rm_set_no_new_privs() == 0,
               configuration.serverFilter.withUnsafeBytes({ rm_install_seccomp_filter($0.baseAddress, $0.count) }) == 0
@@ -123,7 +124,7 @@ public struct ForkServerLoop {
                     send(ForkServerMessage(.failed, tag: message.tag, value: EBADMSG))
                     continue
                 }
-                let pid = fork()
+                let pid = rm_fork_single_threaded()  // the server has one thread
                 if pid == 0 {
                     // Worker: 1 = result pipe, 3 = runner directory, nothing else open.
                     dup2(fds[1], WorkerDescriptor.result)

@@ -40,6 +40,7 @@ public enum ForkServerExit {
     public static let capabilities: Int32 = 67
     public static let revision: Int32 = 68
     public static let setID: Int32 = 69
+    public static let limits: Int32 = 71
 
     public static func describe(_ status: Int32) -> String {
         switch status {
@@ -49,6 +50,7 @@ public enum ForkServerExit {
         case capabilities: return "could not drop its capabilities"
         case revision: return "is from another build of runner-metrics (protocol revision mismatch: install both binaries from one build)"
         case setID: return "is set-id, which it must not be"
+        case limits: return "could not set the resource limits every worker inherits"
         default: return "exited with status \(status)"
         }
     }
@@ -125,7 +127,7 @@ public struct ForkServerConfiguration: Equatable, Sendable {
     /// the seccomp policies the worker's code must live within, and both speak this protocol.
     /// Bump it whenever the protocol, the policies or the system calls a worker makes change;
     /// a server of another revision exits with `ForkServerExit.revision` before forking.
-    public static let revision: Int32 = 2
+    public static let revision: Int32 = 3
 
     static let fieldCount = 5
     /// A classic BPF program has at most 4096 instructions of 8 bytes.

@@ -51,17 +51,25 @@ public struct WorkerSandbox: Sendable {
         confine() ?? lockDown()
     }
 
-    /// Everything but the seccomp filter: limits, identity, no_new_privs. After this the
-    /// worker is nobody with no capability; a directory worker opens its four files now.
+    /// The limits that are zero for every worker: no file written, no process made, no core,
+    /// no locked memory, no message queue. Set once by the fork server on itself, before it
+    /// forks anything, and inherited through fork (a worker, with no capability left after
+    /// setresuid, cannot raise them). The fork server is exempt from the process limit
+    /// (RLIMIT_NPROC is not checked for uid 0) and never writes a file.
+    public static func setSharedLimits() -> SandboxStep? {
+        for resource in [rm_rlimit_fsize, rm_rlimit_nproc, rm_rlimit_core, rm_rlimit_memlock, rm_rlimit_msgqueue] {
+            guard rm_setrlimit(resource, 0, 0) == 0 else { return .resourceLimits }
+        }
+        return nil
+    }
+
+    /// Everything but the seccomp filter: the worker's own limits (on top of the shared ones),
+    /// identity, no_new_privs. After this the worker is nobody with no capability; a directory
+    /// worker opens its four files now.
     public func confine() -> SandboxStep? {
         let limits: [(Int32, UInt64, UInt64)] = [
             (rm_rlimit_cpu, UInt64(cpuSeconds), UInt64(cpuSeconds + 1)),
             (rm_rlimit_as, UInt64(addressSpaceBytes), UInt64(addressSpaceBytes)),
-            (rm_rlimit_fsize, 0, 0),
-            (rm_rlimit_nproc, 0, 0),
-            (rm_rlimit_core, 0, 0),
-            (rm_rlimit_memlock, 0, 0),
-            (rm_rlimit_msgqueue, 0, 0),
             (rm_rlimit_nofile, UInt64(WorkerDescriptor.limit), UInt64(WorkerDescriptor.limit)),
         ]
         for (resource, soft, hard) in limits {

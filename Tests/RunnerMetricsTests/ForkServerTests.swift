@@ -17,6 +17,19 @@ import Testing
         return fields
     }
 
+    /// `/proc/PID/limits` as a name → "soft hard" table.
+    static func limits(_ pid: Int32) -> [String: String] {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8) else { return [:] }
+        var table: [String: String] = [:]
+        for line in text.split(separator: "\n").dropFirst() {
+            // Fixed columns: the name is padded to 26 characters, then soft and hard limits.
+            let name = line.prefix(26).trimmingCharacters(in: .whitespaces)
+            let values = line.dropFirst(26).split(separator: " ", omittingEmptySubsequences: true).prefix(2)
+            table[name] = values.joined(separator: " ")
+        }
+        return table
+    }
+
     static func children(_ pid: Int32) -> [Int32] {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8) else { return [] }
         return text.split(separator: " ").compactMap { Int32($0) }
@@ -60,6 +73,13 @@ import Testing
         #expect(workerStatus["NoNewPrivs"] == "1")
         let uid = workerStatus["Uid"]?.split(separator: "\t").first.flatMap { UInt32($0) } ?? 0
         #expect(uid >= 0x7FF0_0000 && uid < 0x7FF0_1000)
+        // Its limits: the zero ones inherited from the server, the rest its own.
+        let limits = Self.limits(worker)
+        for name in ["Max file size", "Max processes", "Max core file size", "Max locked memory", "Max msgqueue size"] {
+            #expect(limits[name] == "0 0", "\(name)")
+        }
+        #expect(limits["Max open files"] == "8 8")
+        #expect(limits["Max cpu time"] == "1 2")
         process.waitUntilExit()
         #expect(process.terminationStatus == 3)
         #expect(tree.auditLines.count == 1 && tree.auditLines[0].contains(#""reason": "worker-timeout""#))
