@@ -57,27 +57,47 @@ public final class AppendLog {
     /// One write(2) per line. If a write stops part-way (a full disk), the partial line must not
     /// be left for Promtail to ship: the file is cut back to where the line began — but only if
     /// nobody else appended meanwhile (the charm may write the same log); otherwise the partial
-    /// line is ended with a newline so it spoils no other line.
+    /// line is ended with a newline so it spoils no other line. Where the line began is learnt
+    /// from the offset O_APPEND left after the first short write, so a line written whole (every
+    /// line, short of a full disk) costs that one write and no stat.
     public func append(_ line: String) throws(SystemError) {
-        let bytes = Array(line.utf8)
-        let before = try Sys.fstat(fd).st_size
-        var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
-            if n > 0 { written += n; continue }
-            if n < 0 && errno == EINTR { continue }
-            let failure = SystemError("write \(path)", n == 0 ? EIO : errno)
-            if written > 0 {
-                let now = (try? Sys.fstat(fd))?.st_size
-                if now == before + off_t(written) {
-                    _ = ftruncate(fd, before)
-                } else {
-                    var newline: UInt8 = 0x0a
-                    _ = Glibc.write(fd, &newline, 1)
+        var line = line
+        // withUTF8 rethrows untyped: the failure comes back as a value.
+        let failure: SystemError? = line.withUTF8 { bytes in
+            guard let base = bytes.baseAddress, !bytes.isEmpty else { return nil }
+            var written = 0
+            // Offsets of our own bytes: where the line began, and where our last write ended.
+            var span: (start: off_t, end: off_t)?
+            var contiguous = true
+            while written < bytes.count {
+                let n = Glibc.write(fd, base + written, bytes.count - written)
+                if n > 0 {
+                    written += n
+                    if written == bytes.count && span == nil { return nil }
+                    let end = lseek(fd, 0, SEEK_CUR)
+                    if let previous = span {
+                        contiguous = contiguous && end - off_t(n) == previous.end
+                        span = (previous.start, end)
+                    } else {
+                        span = (end - off_t(n), end)
+                    }
+                    continue
                 }
+                if n < 0 && errno == EINTR { continue }
+                let failure = SystemError("write \(path)", n == 0 ? EIO : errno)
+                if let span {
+                    if contiguous, span.end >= 0, (try? Sys.fstat(fd))?.st_size == span.end {
+                        _ = ftruncate(fd, span.start)
+                    } else {
+                        var newline: UInt8 = 0x0a
+                        _ = Glibc.write(fd, &newline, 1)
+                    }
+                }
+                return failure
             }
-            throw failure
+            return nil
         }
+        if let failure { throw failure }
     }
 
     public func sync() throws(SystemError) { try Sys.fsync(fd, path) }
