@@ -25,12 +25,14 @@ public enum VerdictClassifier {
         if !confined, !outcome.overflowed, !outcome.timedOut, termination == .exited(WorkerExit.sandboxSetupFailed) {
             return .kept("worker could not set up its sandbox (before reading any runner data)")
         }
-        if outcome.timedOut {
-            return .rejected(Rejection(.workerTimeout, "worker did not finish within the timeout and was killed"),
-                             termination: termination)
-        }
+        // Overflow first: a worker flooding its pipe blocks once the pipe is full and is then
+        // killed at its deadline, and what it did is the more telling of the two.
         if outcome.overflowed {
             return .rejected(Rejection(.protocolViolation, "worker sent more than \(Frame.maxSize) bytes"),
+                             termination: termination)
+        }
+        if outcome.timedOut {
+            return .rejected(Rejection(.workerTimeout, "worker did not finish within the timeout and was killed"),
                              termination: termination)
         }
         switch termination {

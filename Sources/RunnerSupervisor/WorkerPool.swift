@@ -6,7 +6,7 @@ import RunnerWorker
 /// What the supervisor saw of one worker: the bytes it sent (bounded) and how it ended.
 public struct WorkerOutcome: Sendable {
     public var frame: [UInt8] = []
-    /// The worker sent more than `Frame.maxSize` bytes; it was killed and the rest discarded.
+    /// The worker sent more than `Frame.maxSize` bytes; the rest was discarded unread.
     public var overflowed = false
     /// The worker ran past its deadline and was killed.
     public var timedOut = false
@@ -112,7 +112,12 @@ public final class WorkerPool {
     private func pollOnce(_ slots: inout [Slot], _ polls: inout [pollfd], timeout: Int32) throws(SystemError) -> Bool {
         polls.removeAll(keepingCapacity: true)
         polls.append(pollfd(fd: server.socket, events: Int16(POLLIN), revents: 0))
-        for slot in slots { polls.append(pollfd(fd: slot.eof ? -1 : slot.pipe, events: Int16(POLLIN), revents: 0)) }
+        // No POLLIN: a pipe wakes the loop once, with POLLHUP, when the worker's end is closed
+        // (it exited, or gave up its pipe), and everything it wrote is read then in one go —
+        // not a wake-up for the marker, another for the frame and a third for the end. The
+        // frame limit is far below the pipe's capacity (64 KiB), so an honest worker never
+        // blocks on a pipe nobody reads; one that floods it blocks until its deadline.
+        for slot in slots { polls.append(pollfd(fd: slot.eof ? -1 : slot.pipe, events: 0, revents: 0)) }
         let ready = poll(&polls, nfds_t(polls.count), timeout)
         if ready < 0 && errno != EINTR { throw SystemError("poll") }
         guard ready > 0 else { return false }
@@ -143,27 +148,25 @@ public final class WorkerPool {
     }
 
     /// Reads what the worker wrote, keeping at most one byte past the frame limit. Called
-    /// only when poll reported the pipe readable, so the one read cannot block.
+    /// once poll reported the worker's end of the pipe closed: every read returns what is
+    /// left, then end of file, and none can block.
     private func drain(_ slot: inout Slot) throws(SystemError) {
         var chunk = [UInt8](repeating: 0, count: 4096)
-        if !slot.eof {
+        // The frame plus the one-byte confinement marker before it.
+        let limit = Frame.maxSize + 1
+        while !slot.eof {
             let n = chunk.withUnsafeMutableBytes { read(slot.pipe, $0.baseAddress, $0.count) }
             if n < 0 {
-                if errno == EINTR || errno == EAGAIN { return }
+                if errno == EINTR { continue }
                 throw SystemError("read from worker")
             }
-            if n == 0 { slot.eof = true; return }
-            if slot.outcome.overflowed { return }
-            // The frame plus the one-byte confinement marker before it.
-            let room = Frame.maxSize + 2 - slot.outcome.frame.count
-            slot.outcome.frame.append(contentsOf: chunk[0..<min(n, room)])
-            if slot.outcome.frame.count > Frame.maxSize + 1 {
+            if n == 0 { slot.eof = true; break }
+            slot.outcome.frame.append(contentsOf: chunk[0..<min(n, limit + 1 - slot.outcome.frame.count)])
+            if slot.outcome.frame.count > limit {
+                // The rest is never read: it goes with the pipe.
                 slot.outcome.overflowed = true
                 slot.outcome.frame.removeAll()
-                if !slot.killRequested {
-                    slot.killRequested = true
-                    try server.kill(tag: slot.tag)
-                }
+                slot.eof = true
             }
         }
     }
