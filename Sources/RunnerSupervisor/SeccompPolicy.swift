@@ -64,7 +64,6 @@ public struct SeccompPolicy: Sendable, Equatable {
     /// directory descriptor.
     public static let directoryWorker = SeccompPolicy(rules: [
         SyscallRule("read", reason: "read at most 1025 bytes of each runner file opened before the filter"),
-        SyscallRule("close", reason: "close a runner file after reading it"),
     ] + common)
 
     /// A worker on an unmounted image (after a reboot): libext2fs reads the image, which the
@@ -82,7 +81,6 @@ enum PrctlOption {
     static let setParentDeathSignal: UInt64 = 1  // PR_SET_PDEATHSIG
     static let setDumpable: UInt64 = 4  // PR_SET_DUMPABLE
     static let setSeccomp: UInt64 = 22  // PR_SET_SECCOMP
-    static let setNoNewPrivileges: UInt64 = 38  // PR_SET_NO_NEW_PRIVS
 }
 
 extension SeccompPolicy {
@@ -101,6 +99,7 @@ extension SeccompPolicy {
                     reason: "report failed and exited workers on the control socket, descriptor 3"),
         SyscallRule("fork", reason: "fork a worker: the fork system call takes no flags, so never a thread, a shared address space or a namespace (clone and clone3 stay denied)"),
         SyscallRule("pidfd_open", reason: "a pidfd per worker, so a kill can never reach a recycled pid"),
+        SyscallRule("close", reason: "close the descriptors a spawn request brought once the worker holds them, and a reaped worker's pidfd"),
         SyscallRule("wait4", reason: "reap a worker and read its peak RSS"),
         // glibc passes the pid sign-extended, so -1 and -pgid have the high bits set.
         SyscallRule("kill", [.maskedEquals(index: 0, mask: 0xFFFF_FFFF_8000_0000, value: 0),
@@ -109,14 +108,12 @@ extension SeccompPolicy {
         // A worker between fork and its own filter (no runner byte read yet).
         SyscallRule("dup2", reason: "lay out the worker's descriptors 1 (result pipe) and 3 (runner directory or image)"),
         SyscallRule("close_range", reason: "close every other descriptor in the worker"),
-        SyscallRule("rt_sigaction", reason: "restore SIGPIPE's default action in the worker"),
         SyscallRule("prlimit64", [.equals(index: 0, value: 0)], reason: "the worker's own resource limits (setrlimit)"),
         SyscallRule("setgroups", [.equals(index: 0, value: 0)], reason: "drop every supplementary group"),
         SyscallRule("setresgid", reason: "the worker's own gid"),
         SyscallRule("setresuid", reason: "the worker's own uid, which also drops every capability"),
         SyscallRule("prctl", [.equals(index: 0, value: PrctlOption.setDumpable)], reason: "not dumpable, not ptrace-able"),
         SyscallRule("prctl", [.equals(index: 0, value: PrctlOption.setParentDeathSignal)], reason: "die with the fork server"),
-        SyscallRule("prctl", [.equals(index: 0, value: PrctlOption.setNoNewPrivileges)], reason: "no_new_privs (already set, harmless to repeat)"),
         SyscallRule("prctl", [.equals(index: 0, value: PrctlOption.setSeccomp)], reason: "install the worker's own filter on top of this one"),
         SyscallRule("newfstatat", [.equals(index: 0, value: UInt64(WorkerDescriptor.runnerDirectory)),
                                    .maskedEquals(index: 3, mask: atSymlinkNoFollow, value: atSymlinkNoFollow)],

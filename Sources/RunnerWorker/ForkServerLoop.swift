@@ -50,7 +50,11 @@ public struct ForkServerLoop {
         // the supervisor acts on it (it kills workers itself). The server and, by inheritance,
         // every worker ignore them, so an interrupted run never mistakes a worker killed by
         // the operator for a hostile runner.
-        for sig in [SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT] { _ = rm_ignore_signal(sig) }
+        for sig in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] { _ = rm_ignore_signal(sig) }
+        // SIGPIPE keeps (or gets back) its default action, which every worker inherits:
+        // writing a frame nobody reads ends the worker. The server itself only ever sends
+        // with MSG_NOSIGNAL, so a supervisor gone away is an EPIPE it handles, not a signal.
+        _ = rm_default_signal(SIGPIPE)
 
         guard let configuration = receiveConfiguration() else { _exit(ForkServerExit.configuration) }
         let sandboxes = sandboxes(configuration)
@@ -130,7 +134,6 @@ public struct ForkServerLoop {
                     dup2(fds[1], WorkerDescriptor.result)
                     dup2(fds[0], WorkerDescriptor.runnerDirectory)
                     _ = rm_close_from(UInt32(WorkerDescriptor.runnerDirectory + 1))
-                    _ = rm_default_signal(SIGPIPE)  // writing a frame nobody reads ends the worker
                     body(source, message.tag, sandboxes)
                 }
                 let forkErrno = rm_errno()

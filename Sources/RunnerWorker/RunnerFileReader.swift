@@ -46,11 +46,12 @@ public struct RunnerFileReader {
         return fd
     }
 
-    /// Reads an opened runner file into `buffer` (at least runnerFileSizeLimit + 1 bytes) and
-    /// closes it. The limit is enforced on the bytes read, not on st_size: one byte more than
-    /// the limit is asked for, so a file that grew after the stat is still caught.
+    /// Reads an opened runner file into `buffer` (at least runnerFileSizeLimit + 1 bytes), and
+    /// leaves it open: a worker's descriptors close when it exits, so the sandboxed worker
+    /// needs no close call at all (its policy has none). The limit is enforced on the bytes
+    /// read, not on st_size: one byte more than the limit is asked for, so a file that grew
+    /// after the stat is still caught.
     public static func read(_ fd: Int32, _ file: RunnerFile, into buffer: UnsafeMutableRawBufferPointer) throws(Rejection) -> Int {
-        defer { close(fd) }
         let capacity = min(buffer.count, runnerFileSizeLimit + 1)
         guard let base = buffer.baseAddress else { throw Rejection(.unreadableFile, file: file, "no buffer") }
         var total = 0
@@ -70,9 +71,11 @@ public struct RunnerFileReader {
         return total
     }
 
-    /// open then read, for callers without a sandbox in between (tests, fuzzing).
+    /// open, read and close, for callers without a sandbox in between (tests, fuzzing, which
+    /// read many runners in one process).
     public func read(_ file: RunnerFile, into buffer: UnsafeMutableRawBufferPointer) throws(Rejection) -> Int? {
         guard let fd = try open(file) else { return nil }
+        defer { close(fd) }
         return try Self.read(fd, file, into: buffer)
     }
 

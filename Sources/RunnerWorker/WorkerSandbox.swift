@@ -8,7 +8,6 @@ public enum SandboxStep: Sendable {
     case userID
     case dumpable
     case parentDeath
-    case noNewPrivileges
     case seccomp
 }
 
@@ -64,7 +63,7 @@ public struct WorkerSandbox: Sendable {
     }
 
     /// Everything but the seccomp filter: the worker's own limits (on top of the shared ones),
-    /// identity, no_new_privs. After this the worker is nobody with no capability; a directory
+    /// identity, not dumpable, parent-death signal. After this the worker is nobody with no capability; a directory
     /// worker opens its four files now.
     public func confine() -> SandboxStep? {
         let limits: [(Int32, UInt64, UInt64)] = [
@@ -81,7 +80,8 @@ public struct WorkerSandbox: Sendable {
         guard rm_setresuid(userID) == 0 else { return .userID }
         guard rm_set_not_dumpable() == 0 else { return .dumpable }
         guard rm_set_parent_death_signal(SIGKILL) == 0 else { return .parentDeath }
-        guard rm_set_no_new_privs() == 0 else { return .noNewPrivileges }
+        // no_new_privs is inherited: the fork server set it before its own filter, which the
+        // kernel refuses to install without it, and it can never be unset.
         return nil
     }
 

@@ -49,9 +49,11 @@ func misbehave(_ mode: String) -> Never {
         let frame = Frame.encode(.valid(RunnerRecord(installed: 0, preJob: pre)))
         _ = frame.withUnsafeBytes { write(WorkerDescriptor.result, $0.baseAddress, $0.count) }
         _exit(0)
-    case "close-without-frame":
-        close(WorkerDescriptor.result)
+    case "exit-without-frame":
         _exit(0)
+    case "close":
+        // A directory worker's files close when it exits; its policy has no close at all.
+        close(WorkerDescriptor.result)
     default:
         _exit(64)
     }

@@ -42,6 +42,7 @@ struct WorkerFailureCase: Sendable, CustomTestStringConvertible {
         WorkerFailureCase(mode: "mount", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
         WorkerFailureCase(mode: "mprotect-exec", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
         WorkerFailureCase(mode: "unlink", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
+        WorkerFailureCase(mode: "close", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
         // glibc's abort() raises SIGABRT with tgkill (after gettid), which the policy does not
         // allow: the worker dies by SIGSYS before SIGABRT is ever sent. Pinned; AUDIT.md says so.
         WorkerFailureCase(mode: "abort", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
@@ -52,7 +53,7 @@ struct WorkerFailureCase: Sendable, CustomTestStringConvertible {
         WorkerFailureCase(mode: "flood", reason: "protocol-violation", ending: .signal(9)),
         WorkerFailureCase(mode: "malformed-frame", reason: "protocol-violation", ending: .exitStatus(0)),
         WorkerFailureCase(mode: "invalid-record", reason: "protocol-violation", ending: .exitStatus(0)),
-        WorkerFailureCase(mode: "close-without-frame", reason: "protocol-violation", ending: .exitStatus(0)),
+        WorkerFailureCase(mode: "exit-without-frame", reason: "protocol-violation", ending: .exitStatus(0)),
         WorkerFailureCase(mode: "honest", reason: nil, ending: .none),
     ]
 }
