@@ -135,6 +135,8 @@ const int rm_mnt_detach = MNT_DETACH;
 
 #include <sys/resource.h>
 int rm_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
+int rm_pipe_capacity(int fd) { return fcntl(fd, F_GETPIPE_SZ); }
+int rm_set_pipe_capacity(int fd, int bytes) { return fcntl(fd, F_SETPIPE_SZ, bytes); }
 int rm_setresuid(uid_t id) { return setresuid(id, id, id); }
 int rm_setresgid(gid_t id) { return setresgid(id, id, id); }
 int rm_setrlimit(int resource, unsigned long long soft, unsigned long long hard) {

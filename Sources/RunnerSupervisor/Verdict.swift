@@ -19,17 +19,18 @@ public enum VerdictClassifier {
     /// decoded only from a worker that exited 0, after the marker.
     public static func classify(_ outcome: WorkerOutcome) -> RunnerVerdict {
         if let failure = outcome.spawnFailure { return .kept(failure.description) }
+        // Proof of misbehaviour comes first: a worker flooding its pipe blocks once the pipe is
+        // full and is killed at its deadline, or when the run is interrupted meanwhile; what it
+        // sent says more than how it ended.
+        if outcome.overflowed {
+            return .rejected(Rejection(.protocolViolation, "worker sent more than \(Frame.maxSize) bytes"),
+                             termination: outcome.termination)
+        }
         if outcome.interrupted { return .kept("interrupted before the worker finished") }
         let termination = outcome.termination
         let confined = outcome.frame.first == ConfinementMarker.byte
-        if !confined, !outcome.overflowed, !outcome.timedOut, termination == .exited(WorkerExit.sandboxSetupFailed) {
+        if !confined, !outcome.timedOut, termination == .exited(WorkerExit.sandboxSetupFailed) {
             return .kept("worker could not set up its sandbox (before reading any runner data)")
-        }
-        // Overflow first: a worker flooding its pipe blocks once the pipe is full and is then
-        // killed at its deadline, and what it did is the more telling of the two.
-        if outcome.overflowed {
-            return .rejected(Rejection(.protocolViolation, "worker sent more than \(Frame.maxSize) bytes"),
-                             termination: termination)
         }
         if outcome.timedOut {
             return .rejected(Rejection(.workerTimeout, "worker did not finish within the timeout and was killed"),

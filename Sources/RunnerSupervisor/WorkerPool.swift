@@ -38,6 +38,9 @@ public final class WorkerPool {
         var killRequested = false
     }
 
+    /// The confinement marker and the largest frame.
+    static let pipeCapacityNeeded = Frame.maxSize + 1
+
     public init(server: ForkServer, jobs: Int, timeout: Double) {
         self.server = server
         self.jobs = max(1, jobs)
@@ -136,6 +139,15 @@ public final class WorkerPool {
         var ends: [Int32] = [-1, -1]
         guard rm_pipe2(&ends, O_CLOEXEC) == 0 else { throw SystemError("pipe2") }
         defer { close(ends[1]) }
+        // The pipe is read only once the worker has closed it, so an honest worker must fit
+        // its marker and largest frame in it without blocking. A pipe is 64 KiB, but only 8 KiB
+        // when the user's pipe pages are over fs.pipe-user-pages-soft and the tool runs without
+        // CAP_SYS_RESOURCE, as the systemd unit does: then it is enlarged, or the runner kept.
+        if rm_pipe_capacity(ends[0]) < Self.pipeCapacityNeeded && rm_set_pipe_capacity(ends[0], 16_384) < Self.pipeCapacityNeeded {
+            let failure = SystemError("result pipe smaller than \(Self.pipeCapacityNeeded) bytes", errno)
+            close(ends[0])
+            throw failure
+        }
         let now = Sys.monotonicSeconds()
         var slot = Slot(tag: tag, pipe: ends[0], started: now, deadline: now + timeout)
         do throws(SystemError) {

@@ -50,13 +50,15 @@ public struct WorkerSandbox: Sendable {
         confine() ?? lockDown()
     }
 
-    /// The limits that are zero for every worker: no file written, no process made, no core,
-    /// no locked memory, no message queue. Set once by the fork server on itself, before it
-    /// forks anything, and inherited through fork (a worker, with no capability left after
-    /// setresuid, cannot raise them). The fork server is exempt from the process limit
-    /// (RLIMIT_NPROC is not checked for uid 0) and never writes a file.
+    /// The limits that are zero for every worker and harmless to the fork server: no file
+    /// written, no core, no locked memory, no message queue. Set once by the fork server on
+    /// itself, before it forks anything, and inherited through fork (a worker, with no
+    /// capability left after setresuid, cannot raise them). Not RLIMIT_NPROC: the kernel
+    /// waives it only for the initial user namespace's root or a holder of CAP_SYS_RESOURCE,
+    /// so in a user namespace a server with it at 0 could not fork at all; each worker sets
+    /// it for itself.
     public static func setSharedLimits() -> SandboxStep? {
-        for resource in [rm_rlimit_fsize, rm_rlimit_nproc, rm_rlimit_core, rm_rlimit_memlock, rm_rlimit_msgqueue] {
+        for resource in [rm_rlimit_fsize, rm_rlimit_core, rm_rlimit_memlock, rm_rlimit_msgqueue] {
             guard rm_setrlimit(resource, 0, 0) == 0 else { return .resourceLimits }
         }
         return nil
@@ -69,6 +71,7 @@ public struct WorkerSandbox: Sendable {
         let limits: [(Int32, UInt64, UInt64)] = [
             (rm_rlimit_cpu, UInt64(cpuSeconds), UInt64(cpuSeconds + 1)),
             (rm_rlimit_as, UInt64(addressSpaceBytes), UInt64(addressSpaceBytes)),
+            (rm_rlimit_nproc, 0, 0),
             (rm_rlimit_nofile, UInt64(WorkerDescriptor.limit), UInt64(WorkerDescriptor.limit)),
         ]
         for (resource, soft, hard) in limits {

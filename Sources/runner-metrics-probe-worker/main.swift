@@ -25,6 +25,8 @@ func misbehave(_ mode: String) -> Never {
         // a filter cannot see the path, and "/etc/passwd" would ignore the descriptor.
         _ = probe_syscall(probe_sys_openat, Int(WorkerDescriptor.runnerDirectory), 0, Int(O_RDONLY | O_NOFOLLOW | O_NONBLOCK))
     case "clone": _ = probe_syscall(probe_sys_clone, Int(SIGCHLD), 0, 0)
+    // The fork server's own policy allows the fork system call; the worker's must not.
+    case "fork": _ = probe_syscall(probe_sys_fork, 0, 0, 0)
     case "ptrace": _ = probe_syscall(probe_sys_ptrace, 0, 0, 0)
     case "kill": _ = probe_syscall(probe_sys_kill, 1, 0, 0)
     case "mount": _ = probe_syscall(probe_sys_mount, 0, 0, 0)

@@ -267,7 +267,8 @@ enum HardeningSupport {
             if !name.isEmpty, body.dropFirst(name.count).first == "(" { used.insert(String(name)) }
         }
         #expect(used.count > 30, "too few system calls parsed from strace: \(used.sorted())")
-        #expect(used.contains("seccomp") && used.contains("setresuid") && used.contains("clone"))
+        // clone: the supervisor starting the fork server; fork: the fork server making workers.
+        #expect(used.contains("seccomp") && used.contains("setresuid") && used.contains("clone") && used.contains("fork"))
         // Made only on paths this run does not take: unmounting a loop-mounted runner, killing a
         // worker past its timeout.
         used.formUnion(["umount2", "kill"])

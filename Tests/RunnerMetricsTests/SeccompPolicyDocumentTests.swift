@@ -61,7 +61,7 @@ func workerPoliciesCompileAndAllowNoOpen(policy: SeccompPolicy) throws {
     }
     let names = Set(server.map(\.name))
     for forbidden in ["execve", "execveat", "open", "openat2", "socket", "connect", "ptrace", "mount", "unlinkat",
-                      "clone3", "vfork", "setuid", "setreuid", "ioctl", "tgkill"] {
+                      "clone", "clone3", "vfork", "set_robust_list", "setuid", "setreuid", "ioctl", "tgkill"] {
         #expect(!names.contains(forbidden), "\(forbidden) must not be allowed to the fork server")
     }
     let filter = try CompiledFilter(policy: .forkServer)

@@ -37,6 +37,7 @@ struct WorkerFailureCase: Sendable, CustomTestStringConvertible {
         WorkerFailureCase(mode: "open-outside", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
         WorkerFailureCase(mode: "open-read", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
         WorkerFailureCase(mode: "clone", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
+        WorkerFailureCase(mode: "fork", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
         WorkerFailureCase(mode: "ptrace", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
         WorkerFailureCase(mode: "kill", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
         WorkerFailureCase(mode: "mount", reason: "worker-sandbox-violation", ending: .signal(sigsys)),

@@ -86,6 +86,10 @@ extern const int rm_umount_nofollow;
 extern const int rm_mnt_detach;
 /// pipe2(fds, flags): not exported by Swift's Glibc module (a _GNU_SOURCE call).
 int rm_pipe2(int fds[2], int flags);
+/// fcntl(fd, F_GETPIPE_SZ) and fcntl(fd, F_SETPIPE_SZ, bytes): a pipe's capacity in bytes
+/// (also _GNU_SOURCE). Both return the capacity, or -1.
+int rm_pipe_capacity(int fd);
+int rm_set_pipe_capacity(int fd, int bytes);
 /// setresuid/setresgid to one id for real, effective and saved (also _GNU_SOURCE).
 int rm_setresuid(uid_t id);
 int rm_setresgid(gid_t id);
