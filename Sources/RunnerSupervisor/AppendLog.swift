@@ -64,30 +64,23 @@ public final class AppendLog {
         var line = line
         // withUTF8 rethrows untyped: the failure comes back as a value.
         let failure: SystemError? = line.withUTF8 { bytes in
-            guard let base = bytes.baseAddress, !bytes.isEmpty else { return nil }
+            guard let base = bytes.baseAddress else { return nil }
             var written = 0
-            // Offsets of our own bytes: where the line began, and where our last write ended.
-            var span: (start: off_t, end: off_t)?
-            var contiguous = true
+            // Where our first bytes landed; the file ends at start + written unless someone
+            // else appended after them.
+            var start: off_t?
             while written < bytes.count {
                 let n = Glibc.write(fd, base + written, bytes.count - written)
                 if n > 0 {
+                    if start == nil && n < bytes.count { start = lseek(fd, 0, SEEK_CUR) - off_t(n) }
                     written += n
-                    if written == bytes.count && span == nil { return nil }
-                    let end = lseek(fd, 0, SEEK_CUR)
-                    if let previous = span {
-                        contiguous = contiguous && end - off_t(n) == previous.end
-                        span = (previous.start, end)
-                    } else {
-                        span = (end - off_t(n), end)
-                    }
                     continue
                 }
                 if n < 0 && errno == EINTR { continue }
                 let failure = SystemError("write \(path)", n == 0 ? EIO : errno)
-                if let span {
-                    if contiguous, span.end >= 0, (try? Sys.fstat(fd))?.st_size == span.end {
-                        _ = ftruncate(fd, span.start)
+                if let start {
+                    if start >= 0, (try? Sys.fstat(fd))?.st_size == start + off_t(written) {
+                        _ = ftruncate(fd, start)
                     } else {
                         var newline: UInt8 = 0x0a
                         _ = Glibc.write(fd, &newline, 1)

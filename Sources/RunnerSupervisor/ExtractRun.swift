@@ -165,7 +165,7 @@ public final class ExtractRun {
     /// How many verdicts make a batch with `remaining` runners still to finish. Deletion waits
     /// for its batch's fsync, so whatever the last batch holds is deleted after the last worker
     /// is done, with nothing left to overlap it: near the end, batches shrink to half of what
-    /// remains (never under 32), so the final one is small. About four more batches per run
+    /// remains (never under 32), so the final one is small. About five more batches per run
     /// (measured: with 256 to the end, that last deletion was a tenth of a 2,000-runner run).
     static func batchLimit(_ batchSize: Int, remaining: Int) -> Int {
         min(batchSize, max(min(32, batchSize), remaining / 2))

@@ -40,6 +40,8 @@ public final class WorkerPool {
 
     /// The confinement marker and the largest frame.
     static let pipeCapacityNeeded = Frame.maxSize + 1
+    /// What `drain` reads into, one chunk at a time; one buffer for every worker.
+    private var chunk = [UInt8](repeating: 0, count: 4096)
 
     public init(server: ForkServer, jobs: Int, timeout: Double) {
         self.server = server
@@ -163,9 +165,8 @@ public final class WorkerPool {
     /// once poll reported the worker's end of the pipe closed: every read returns what is
     /// left, then end of file, and none can block.
     private func drain(_ slot: inout Slot) throws(SystemError) {
-        var chunk = [UInt8](repeating: 0, count: 4096)
         // The frame plus the one-byte confinement marker before it.
-        let limit = Frame.maxSize + 1
+        let limit = Self.pipeCapacityNeeded
         while !slot.eof {
             let n = chunk.withUnsafeMutableBytes { read(slot.pipe, $0.baseAddress, $0.count) }
             if n < 0 {
