@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -63,7 +64,21 @@ int rm_install_seccomp_filter(const void *bpf, size_t len) {
 
 int rm_close_from(unsigned int first) { return (int)syscall(SYS_close_range, first, ~0U, 0); }
 int rm_cloexec_from(unsigned int first) { return (int)syscall(SYS_close_range, first, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */); }
-int rm_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+int rm_child_exit_descriptor(void) {
+    sigset_t child;
+    sigemptyset(&child);
+    sigaddset(&child, SIGCHLD);
+    if (sigprocmask(SIG_BLOCK, &child, NULL) != 0) return -1;
+    return signalfd(-1, &child, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+void rm_drain_signals(int fd) {
+    struct signalfd_siginfo info[8];
+    while (read(fd, info, sizeof info) > 0) {}
+}
+int rm_set_nonblocking(int fd) {
+    int flags = fcntl(fd, F_GETFL);
+    return flags < 0 ? -1 : fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
 pid_t rm_fork_single_threaded(void) { return (pid_t)syscall(SYS_fork); }
 int rm_umount2(const char *target, int flags) { return umount2(target, flags); }
 int rm_rename_noreplace(const char *from, const char *to) {
@@ -72,7 +87,8 @@ int rm_rename_noreplace(const char *from, const char *to) {
 
 int rm_is_mount_root(int dirfd, const char *name) {
     struct statx stx;
-    if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_BASIC_STATS, &stx) != 0) return -1;
+    int flags = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | (name[0] == 0 ? AT_EMPTY_PATH : 0);
+    if (statx(dirfd, name, flags, STATX_BASIC_STATS, &stx) != 0) return -1;
     if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)) { errno = ENOTSUP; return -1; }
     return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) ? 1 : 0;
 }
@@ -97,14 +113,15 @@ ssize_t rm_send_with_fds(int sock, const void *buf, size_t len, const int *fds, 
     return n;
 }
 
-ssize_t rm_recv_with_fds(int sock, void *buf, size_t len, int *fds, int maxfds, int *nfds) {
+ssize_t rm_recv_with_fds(int sock, void *buf, size_t len, int *fds, int maxfds, int *nfds, int nonblocking) {
     union { char buf[CMSG_SPACE(sizeof(int) * 4)]; struct cmsghdr align; } control;
     struct iovec iov = { .iov_base = buf, .iov_len = len };
     struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
                           .msg_controllen = sizeof(control.buf) };
     *nfds = 0;
     ssize_t n;
-    do { n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    int flags = MSG_CMSG_CLOEXEC | (nonblocking ? MSG_DONTWAIT : 0);
+    do { n = recvmsg(sock, &msg, flags); } while (n < 0 && errno == EINTR);
     if (n < 0) return n;
     int got = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {

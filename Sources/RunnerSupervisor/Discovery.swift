@@ -34,6 +34,22 @@ public enum Discovery {
             throw SystemError("opendir \(directory)")
         }
         defer { closedir(handle) }
+        return try entries(of: handle, directory)
+    }
+
+    /// Lists the directory open as `fd` (`directory` names it in errors); `fd` stays open.
+    public static func list(descriptor fd: Int32, _ directory: String) throws(SystemError) -> [DiscoveredEntry] {
+        let own = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard own >= 0, let handle = fdopendir(own) else {
+            let failure = SystemError("opendir \(directory)")
+            if own >= 0 { close(own) }
+            throw failure
+        }
+        defer { closedir(handle) }
+        return try entries(of: handle, directory)
+    }
+
+    private static func entries(of handle: OpaquePointer, _ directory: String) throws(SystemError) -> [DiscoveredEntry] {
         var entries: [DiscoveredEntry] = []
         while true {
             errno = 0

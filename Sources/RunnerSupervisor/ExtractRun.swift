@@ -23,9 +23,14 @@ public final class ExtractRun {
     var metricsLog: AppendLog!
     var auditLog: AppendLog!
 
+    /// The run's host directories, opened at discovery.
+    var directories: HostDirectories!
+
     struct Pending {
         var location: RunnerLocation
         var verdict: RunnerVerdict
+        /// What was found when the runner went to its worker (nil: it never did).
+        var facts: RunnerFacts? = nil
     }
 
     public init(config: ExtractConfiguration, server: ForkServer, diagnostics: Diagnostics) {
@@ -76,11 +81,12 @@ public final class ExtractRun {
     func discover() -> [String]? {
         let entries: [DiscoveredEntry]
         do throws(SystemError) {
-            guard let listed = try Discovery.list(config.runnerFSDir) else {
+            guard let opened = try HostDirectories(runnerFSDir: config.runnerFSDir, imagesDir: config.imagesDir) else {
                 diagnostics.emit(.info, "\(config.runnerFSDir) does not exist: nothing to do")
                 return nil
             }
-            entries = listed
+            directories = opened
+            entries = try Discovery.list(descriptor: opened.runnerFS, config.runnerFSDir)
         } catch {
             fail(error.description)
             return nil
@@ -117,20 +123,20 @@ public final class ExtractRun {
     // MARK: Workers
 
     func process(_ names: [String]) {
-        let pool = WorkerPool(server: server, jobs: config.jobs, timeout: config.workerTimeout)
         var pending: [Pending] = []
         var cursor = 0
-        var inFlight: [Int32: String] = [:]
+        var inFlight: [Int32: (name: String, facts: RunnerFacts)] = [:]
         var completed = 0
         do throws(SystemError) {
+            let pool = try WorkerPool(server: server, jobs: config.jobs, timeout: config.workerTimeout)
             try pool.run(
                 next: {
                     while cursor < names.count && !Interrupt.requested {
                         let name = names[cursor]
                         cursor += 1
                         switch open(name) {
-                        case .worker(let source, let fd):
-                            inFlight[Int32(cursor)] = name
+                        case .worker(let source, let fd, let facts):
+                            inFlight[Int32(cursor)] = (name, facts)
                             return (Int32(cursor), source, fd)
                         case .verdict(let verdict):
                             pending.append(Pending(location: location(name), verdict: verdict))
@@ -139,10 +145,11 @@ public final class ExtractRun {
                     return nil
                 },
                 complete: { tag, outcome in
-                    guard let name = inFlight.removeValue(forKey: tag) else { return }
+                    guard let runner = inFlight.removeValue(forKey: tag) else { return }
                     summary.workerSeconds.append(outcome.seconds)
                     summary.workerMaxRSSKiB = max(summary.workerMaxRSSKiB, outcome.maxRSSKiB)
-                    pending.append(Pending(location: location(name), verdict: VerdictClassifier.classify(outcome)))
+                    pending.append(Pending(location: location(runner.name), verdict: VerdictClassifier.classify(outcome),
+                                           facts: runner.facts))
                     completed += 1
                     if pending.count >= Self.batchLimit(config.batchSize, remaining: names.count - completed) {
                         flush(pending)
@@ -152,7 +159,9 @@ public final class ExtractRun {
                 shouldStop: { Interrupt.requested }
             )
         } catch {
-            fail("worker pool: \(error)")
+            fail("worker pool: \(error); the runners not finished are kept")
+            summary.kept += names.count - cursor + inFlight.count
+            cursor = names.count
         }
         flush(pending)
         if Interrupt.requested {
@@ -172,7 +181,7 @@ public final class ExtractRun {
     }
 
     enum Opened {
-        case worker(RunnerSource, Int32)
+        case worker(RunnerSource, Int32, RunnerFacts)
         case verdict(RunnerVerdict)
     }
 
@@ -182,8 +191,7 @@ public final class ExtractRun {
     /// point and the image holds the data: the worker then gets the image, read-only, and
     /// reads it from userspace — the attacker's filesystem is never mounted on the host.
     func open(_ name: String) -> Opened {
-        let place = location(name)
-        let fd = Glibc.open(place.directoryPath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        let fd = openat(directories.runnerFS, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         if fd < 0 {
             let code = errno
             if code == ELOOP || code == ENOTDIR {
@@ -191,13 +199,21 @@ public final class ExtractRun {
             }
             return .verdict(.kept(SystemError("open runner directory", code).description))
         }
-        if !place.isMounted(), let image = try? Sys.lstat(place.imagePath), image.st_mode & S_IFMT == S_IFREG {
-            close(fd)
-            let imageFD = Glibc.open(place.imagePath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
-            guard imageFD >= 0 else { return .verdict(.kept(SystemError("open \(place.imagePath)").description)) }
-            return .worker(.image, imageFD)
+        let mounted = directories.isMountRoot(fd)
+        // The image is deleted with the runner whether or not it is read (a mounted runner's
+        // image is the normal case); it is read only when nothing is mounted on the directory.
+        let hasImage = directories.hasImage(name)
+        guard !mounted, hasImage, let images = directories.images else {
+            return .worker(.directory, fd, RunnerFacts(mounted: mounted, hasImage: hasImage))
         }
-        return .worker(.directory, fd)
+        var image = stat()
+        guard fstatat(images, name + ".img", &image, AT_SYMLINK_NOFOLLOW) == 0, image.st_mode & S_IFMT == S_IFREG else {
+            return .worker(.directory, fd, RunnerFacts(mounted: false, hasImage: true))
+        }
+        close(fd)
+        let imageFD = openat(images, name + ".img", O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+        guard imageFD >= 0 else { return .verdict(.kept(SystemError("open \(location(name).imagePath)").description)) }
+        return .worker(.image, imageFD, RunnerFacts(mounted: false, hasImage: true))
     }
 
     // MARK: Making verdicts durable
@@ -213,7 +229,7 @@ public final class ExtractRun {
         // Workers finish in any order; lines go out in runner-name order within a batch so a
         // run's output does not depend on scheduling.
         let batch = unordered.sorted { $0.location.name < $1.location.name }
-        struct Issue { var location: RunnerLocation; var lines: [String]; var events: [MetricEvent] }
+        struct Issue { var location: RunnerLocation; var lines: [String]; var events: [MetricEvent]; var facts: RunnerFacts? }
         struct Quarantine { var location: RunnerLocation; var evidence: String; var entry: AuditEntry }
         var issues: [Issue] = []
         var quarantines: [Quarantine] = []
@@ -240,7 +256,9 @@ public final class ExtractRun {
                     records.append(.intent(name: name, dev: logState.dev, ino: logState.ino, offset: offset, lines: text))
                     offset += Int64(text.utf8.count)
                 }
-                issues.append(Issue(location: item.location, lines: lines, events: events))
+                var facts = item.facts
+                facts?.files = RunnerFacts.Files(record)
+                issues.append(Issue(location: item.location, lines: lines, events: events, facts: facts))
             case let .rejected(rejection, termination):
                 let suffix = uniqueSuffix()
                 let evidence = item.location.evidencePath(in: config.quarantineDir, unique: suffix)
@@ -336,7 +354,10 @@ public final class ExtractRun {
         account("quarantine", since: quarantineStart)
 
         // 3. Delete what is durable: on the janitor's thread, overlapping the next workers.
-        janitor.submit(issued.map { Janitor.Job(location: $0.location, lines: $0.lines.joined()) })
+        janitor.submit(issued.map { issue in
+            Janitor.Job(location: issue.location, lines: issue.lines.joined(),
+                        known: issue.facts.map { ($0, directories) })
+        })
     }
 
     /// Collects the janitor's deletions (all of them, after its thread ended).

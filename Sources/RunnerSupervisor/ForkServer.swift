@@ -66,7 +66,7 @@ public final class ForkServer {
         var n: Int32 = -1
         repeat { n = poll(&ready, 1, seconds * 1000) } while n < 0 && errno == EINTR
         guard n == 1, let reply = try? receive() else { return false }
-        return reply.kind == .started
+        return reply == [ForkServerMessage(.started, tag: 0)]
     }
 
     /// Ends a server that did not start and says why, from its exit status.
@@ -112,20 +112,23 @@ public final class ForkServer {
         guard sent == ForkServerMessage.size else { throw SystemError("sendmsg to fork server") }
     }
 
-    /// Reads one message; nil when the server has gone away.
-    public func receive() throws(SystemError) -> ForkServerMessage? {
-        var words: [Int32] = [0, 0, 0, 0]
+    /// Reads one packet of messages; nil when the server has gone away.
+    public func receive() throws(SystemError) -> [ForkServerMessage]? {
         var fds: [Int32] = [-1]
         var count: Int32 = 0
-        let n = words.withUnsafeMutableBytes { buffer in
-            rm_recv_with_fds(socket, buffer.baseAddress, buffer.count, &fds, 1, &count)
+        let n = receiveBuffer.withUnsafeMutableBytes { buffer in
+            rm_recv_with_fds(socket, buffer.baseAddress, buffer.count, &fds, 1, &count, 0)
         }
         for index in 0..<Int(count) { close(fds[index]) }  // the server never sends descriptors
         if n == 0 { return nil }
-        guard n == ForkServerMessage.size else { throw SystemError("recvmsg from fork server", n < 0 ? errno : EPROTO) }
-        guard let message = ForkServerMessage(words) else { throw SystemError("fork server message", EPROTO) }
-        return message
+        guard n > 0 else { throw SystemError("recvmsg from fork server", n == -1 ? errno : EPROTO) }
+        guard let messages = receiveBuffer.withUnsafeBytes({ ForkServerMessage.batch(UnsafeRawBufferPointer(rebasing: $0[0..<n])) })
+        else { throw SystemError("fork server message", EPROTO) }
+        return messages
     }
+
+    /// Room for the largest packet the server sends.
+    private var receiveBuffer = [UInt8](repeating: 0, count: ForkServerMessage.size * ForkServerMessage.reportsPerPacket)
 
     /// Closes the socket (the server then kills its children and exits) and reaps the server.
     public func shutdown() {

@@ -22,8 +22,8 @@ public enum Inspection {
         }
         var result: RunnerVerdict = .kept("worker did not report")
         var handed = false
-        let pool = WorkerPool(server: server, jobs: 1, timeout: timeout)
         do throws(SystemError) {
+            let pool = try WorkerPool(server: server, jobs: 1, timeout: timeout)
             try pool.run(
                 next: {
                     guard !handed else { return nil }
@@ -33,6 +33,7 @@ public enum Inspection {
                 complete: { _, outcome in result = VerdictClassifier.classify(outcome) },
                 shouldStop: { Interrupt.requested })
         } catch {
+            if !handed { close(fd) }
             return .kept(error.description)
         }
         return result

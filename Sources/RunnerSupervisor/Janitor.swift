@@ -19,6 +19,9 @@ final class Janitor: @unchecked Sendable {
         var location: RunnerLocation
         /// The runner's issued lines, kept in the journal if its deletion fails.
         var lines: String
+        /// What the run found of the runner, and the directories to delete it relative to; nil
+        /// to ask the filesystem about everything.
+        var known: (facts: RunnerFacts, directories: HostDirectories)? = nil
         /// Submission order, which `finish()` returns results in.
         var sequence = 0
     }
@@ -117,7 +120,11 @@ final class Janitor: @unchecked Sendable {
     private static func run(_ job: Job) -> Result {
         let start = Sys.monotonicSeconds()
         do throws(SystemError) {
-            try job.location.delete()
+            if let known = job.known {
+                try job.location.delete(known.facts, in: known.directories)
+            } else {
+                try job.location.delete()
+            }
             return Result(job: job, error: nil, seconds: Sys.monotonicSeconds() - start)
         } catch {
             return Result(job: job, error: error, seconds: Sys.monotonicSeconds() - start)

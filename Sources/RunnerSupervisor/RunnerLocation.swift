@@ -32,10 +32,21 @@ public struct RunnerLocation: Sendable {
     }
 
     /// Deletes the runner: unmount if mounted, remove the image, remove the directory tree.
+    /// Asks the filesystem about each (recovery, where nothing is known of the runner).
     public func delete() throws(SystemError) {
         if isMounted() { try unmount() }
         if unlink(imagePath) != 0 && errno != ENOENT { throw SystemError("unlink \(imagePath)") }
         try TreeRemoval.remove(parent: runnerFSDir, name: name)
+    }
+
+    /// Deletes the runner as `facts` describe it, relative to the run's open directories.
+    public func delete(_ facts: RunnerFacts, in directories: HostDirectories) throws(SystemError) {
+        if facts.mounted { try unmount() }
+        if facts.hasImage, let images = directories.images,
+           unlinkat(images, name + ".img", 0) != 0 && errno != ENOENT {
+            throw SystemError("unlink \(imagePath)")
+        }
+        try TreeRemoval.remove(parentFD: directories.runnerFS, parent: runnerFSDir, name: name, files: facts.files)
     }
 
     /// Where the evidence will go: the image if there is one (a loop-mounted runner), else the
@@ -69,6 +80,93 @@ public struct RunnerLocation: Sendable {
     }
 }
 
+/// What the supervisor found when it handed a runner to its worker: whether its directory was
+/// a mount, whether it had an image, and which runner files its worker read. Deletion acts on
+/// these instead of asking the filesystem again. The files are a hint, not a trust: a file
+/// left out (or anything else in the directory) makes the rmdir fail, and the tree is walked.
+public struct RunnerFacts: Sendable, Equatable {
+    /// A set of `RunnerFile`s, by their index in `RunnerFile.allCases`.
+    public struct Files: Sendable, Equatable {
+        var bits: UInt8
+        public static let all = Files(bits: 0x0f)
+        public static let none = Files(bits: 0)
+        func contains(_ index: Int) -> Bool { bits & (1 << UInt8(index)) != 0 }
+
+        /// The files a valid record was decoded from.
+        public init(_ record: RunnerRecord) {
+            bits = (record.installationStart != nil ? 1 : 0) | (record.installed != nil ? 2 : 0)
+                | (record.preJob != nil ? 4 : 0) | (record.postJob != nil ? 8 : 0)
+        }
+
+        init(bits: UInt8) { self.bits = bits }
+    }
+
+    public var mounted: Bool
+    public var hasImage: Bool
+    public var files: Files = .all
+
+    public init(mounted: Bool, hasImage: Bool, files: Files = .all) {
+        self.mounted = mounted
+        self.hasImage = hasImage
+        self.files = files
+    }
+}
+
+/// The run's host directories, opened once: every per-runner step is relative to one of these
+/// descriptors, so a path is resolved once per run, not once per runner and step, and a host
+/// directory renamed or replaced during the run cannot redirect a later step.
+public final class HostDirectories: Sendable {
+    public let runnerFS: Int32
+    /// Nil when the images directory does not exist.
+    public let images: Int32?
+    /// The `<name>.img` entries the images directory held when the run listed it.
+    let imageNames: Set<String>
+    /// The runner directory's device, for the mount check where statx cannot tell.
+    let runnerFSDevice: UInt64
+
+    /// Opens both directories; nil when the runner directory does not exist.
+    public init?(runnerFSDir: String, imagesDir: String) throws(SystemError) {
+        let fs = Glibc.open(runnerFSDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fs < 0 {
+            if errno == ENOENT { return nil }
+            throw SystemError("open \(runnerFSDir)")
+        }
+        let images = Glibc.open(imagesDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if images < 0 && errno != ENOENT {
+            let failure = SystemError("open \(imagesDir)")
+            close(fs)
+            throw failure
+        }
+        do throws(SystemError) {
+            runnerFSDevice = UInt64(try Sys.fstat(fs).st_dev)
+            imageNames = images < 0 ? [] : Set((try Discovery.list(imagesDir) ?? []).compactMap(\.name).filter { $0.hasSuffix(".img") })
+        } catch {
+            close(fs)
+            if images >= 0 { close(images) }
+            throw error
+        }
+        runnerFS = fs
+        self.images = images < 0 ? nil : images
+    }
+
+    deinit {
+        close(runnerFS)
+        if let images { close(images) }
+    }
+
+    /// Whether the images directory held `<name>.img` when the run started.
+    func hasImage(_ name: String) -> Bool { imageNames.contains(name + ".img") }
+
+    /// Whether `fd` (a runner directory) is the root of a mount: statx STATX_ATTR_MOUNT_ROOT,
+    /// or a device other than the runner directory's where the attribute is unsupported.
+    func isMountRoot(_ fd: Int32) -> Bool {
+        let answer = rm_is_mount_root(fd, "")
+        if answer >= 0 { return answer == 1 }
+        guard let status = try? Sys.fstat(fd) else { return false }
+        return UInt64(status.st_dev) != runnerFSDevice
+    }
+}
+
 /// rm -r of an untrusted tree without following any symlink: every step is *at() relative to
 /// a directory descriptor opened with O_NOFOLLOW, so a link inside the tree is unlinked, never
 /// entered. Depth is bounded so a hostile nesting cannot exhaust descriptors.
@@ -84,6 +182,11 @@ enum TreeRemoval {
     static func remove(parent: String, name: String) throws(SystemError) {
         let parentFD = try Sys.open(parent, O_RDONLY | O_DIRECTORY)
         defer { close(parentFD) }
+        try remove(parentFD: parentFD, parent: parent, name: name, files: .all)
+    }
+
+    /// Removes `name` under `parentFD` (`parent` names it in errors), unlinking `files` first.
+    static func remove(parentFD: Int32, parent: String, name: String, files: RunnerFacts.Files) throws(SystemError) {
         let fd = openat(parentFD, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         if fd < 0 {
             switch errno {
@@ -95,7 +198,9 @@ enum TreeRemoval {
             }
         }
         // Anything refused here (a directory of that name, say) is left for the full walk.
-        for file in runnerFileNames { _ = file.withUnsafeBufferPointer { unlinkat(fd, $0.baseAddress!, 0) } }
+        for (index, file) in runnerFileNames.enumerated() where files.contains(index) {
+            _ = file.withUnsafeBufferPointer { unlinkat(fd, $0.baseAddress!, 0) }
+        }
         close(fd)
         if unlinkat(parentFD, name, AT_REMOVEDIR) == 0 || errno == ENOENT { return }
         guard errno == ENOTEMPTY || errno == EEXIST else { throw SystemError("rmdir \(parent)/\(name)") }

@@ -92,19 +92,18 @@ extension SeccompPolicy {
     /// its configuration arrives; every worker inherits it and stacks its own policy on top.
     public static let forkServerOwn: [SyscallRule] = [
         // The server's loop.
-        SyscallRule("poll", reason: "wait for the control socket and the workers' pidfds"),
+        SyscallRule("poll", reason: "wait for the control socket and the SIGCHLD signalfd (descriptor 4, read under the workers' read rule)"),
         SyscallRule("recvmsg", [.equals(index: 0, value: UInt64(ForkServerLoop.controlDescriptor))],
                     reason: "receive spawn and kill requests (with descriptors) on the control socket, descriptor 3"),
         SyscallRule("sendmsg", [.equals(index: 0, value: UInt64(ForkServerLoop.controlDescriptor))],
                     reason: "report failed and exited workers on the control socket, descriptor 3"),
         SyscallRule("fork", reason: "fork a worker: the fork system call takes no flags, so never a thread, a shared address space or a namespace (clone and clone3 stay denied)"),
-        SyscallRule("pidfd_open", reason: "a pidfd per worker, so a kill can never reach a recycled pid"),
-        SyscallRule("close", reason: "close the descriptors a spawn request brought once the worker holds them, and a reaped worker's pidfd"),
-        SyscallRule("wait4", reason: "reap a worker and read its peak RSS"),
+        SyscallRule("close", reason: "close the descriptors a spawn request brought once the worker holds them"),
+        SyscallRule("wait4", reason: "reap every exited worker (WNOHANG, any child: the server has no other children) and read its peak RSS"),
         // glibc passes the pid sign-extended, so -1 and -pgid have the high bits set.
         SyscallRule("kill", [.maskedEquals(index: 0, mask: 0xFFFF_FFFF_8000_0000, value: 0),
                              .equals(index: 1, value: UInt64(SIGKILL))],
-                    reason: "end a worker the supervisor timed out: SIGKILL to a single pid only (never -1, all processes, or a negative process group); the worker is still unreaped, so its pid is its own"),
+                    reason: "end a worker the supervisor timed out: SIGKILL to a single pid only (never -1, all processes, or a negative process group); only the server reaps its workers and it kills only unreaped ones, so the pid is still that worker's"),
         // A worker between fork and its own filter (no runner byte read yet).
         SyscallRule("dup2", reason: "lay out the worker's descriptors 1 (result pipe) and 3 (runner directory or image)"),
         SyscallRule("close_range", reason: "close every other descriptor in the worker"),

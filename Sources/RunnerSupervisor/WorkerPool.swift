@@ -23,6 +23,14 @@ public struct WorkerOutcome: Sendable {
 /// Runs workers through the fork server, up to `jobs` at a time, from one poll loop. Forks
 /// happen only in the fork server, which was forked before the supervisor started any thread
 /// (its deletion thread, Janitor.swift), so no child ever inherits a lock held mid-update.
+///
+/// The loop waits on the fork server's socket alone. A worker is finished when the server
+/// reports its exit (the server reaps it, so by then every descriptor it had is closed); only
+/// then is its result pipe read, in one go. Each of the `jobs` places has a result pipe of its
+/// own for the whole run, handed to each of its workers in turn: the supervisor keeps the
+/// write end (so the pipe never reports end of file) and reads the non-blocking read end until
+/// it is empty, which leaves it empty for the next worker. One wake-up per batch of exit
+/// reports and no pipe made, sized or closed per runner.
 public final class WorkerPool {
     let server: ForkServer
     let jobs: Int
@@ -30,23 +38,65 @@ public final class WorkerPool {
 
     struct Slot {
         var tag: Int32
-        var pipe: Int32
+        /// Index into `pipes`.
+        var place: Int
         var started: Double
         var deadline: Double
         var outcome = WorkerOutcome()
-        var eof = false
         var killRequested = false
+
+        var finished: Bool { outcome.termination != nil || outcome.spawnFailure != nil }
     }
 
     /// The confinement marker and the largest frame.
     static let pipeCapacityNeeded = Frame.maxSize + 1
-    /// What `drain` reads into, one chunk at a time; one buffer for every worker.
-    private var chunk = [UInt8](repeating: 0, count: 4096)
+    /// One result pipe per place (read end non-blocking), made once.
+    private var pipes: [(read: Int32, write: Int32)] = []
+    /// What `drain` reads into: one buffer for every worker, larger than any honest answer, so
+    /// an honest worker's pipe is emptied by a single read.
+    private var chunk = [UInt8](repeating: 0, count: 2 * (WorkerPool.pipeCapacityNeeded + 1))
 
-    public init(server: ForkServer, jobs: Int, timeout: Double) {
+    public init(server: ForkServer, jobs: Int, timeout: Double) throws(SystemError) {
         self.server = server
         self.jobs = max(1, jobs)
         self.timeout = timeout
+        for _ in 0..<self.jobs {
+            do throws(SystemError) { pipes.append(try Self.resultPipe()) } catch {
+                closePipes()
+                throw error
+            }
+        }
+    }
+
+    deinit { closePipes() }
+
+    private func closePipes() {
+        for pipe in pipes {
+            close(pipe.read)
+            close(pipe.write)
+        }
+        pipes.removeAll()
+    }
+
+    /// A pipe whose read end does not block and which holds a whole answer: the pipe is read
+    /// only once its worker is gone, so an honest worker must fit its marker and largest frame
+    /// in it without blocking. A pipe is 64 KiB, but only 8 KiB when the user's pipe pages are
+    /// over fs.pipe-user-pages-soft and the tool runs without CAP_SYS_RESOURCE, as the systemd
+    /// unit does: then it is enlarged, or the run fails before any worker starts.
+    static func resultPipe() throws(SystemError) -> (read: Int32, write: Int32) {
+        var ends: [Int32] = [-1, -1]
+        guard rm_pipe2(&ends, O_CLOEXEC) == 0 else { throw SystemError("pipe2") }
+        if rm_set_nonblocking(ends[0]) != 0 {
+            let failure = SystemError("result pipe: O_NONBLOCK")
+            close(ends[0]); close(ends[1])
+            throw failure
+        }
+        if rm_pipe_capacity(ends[0]) < pipeCapacityNeeded && rm_set_pipe_capacity(ends[0], 16_384) < pipeCapacityNeeded {
+            let failure = SystemError("result pipe smaller than \(pipeCapacityNeeded) bytes", errno)
+            close(ends[0]); close(ends[1])
+            throw failure
+        }
+        return (ends[0], ends[1])
     }
 
     /// `next` returns the next job's tag, what kind of source it is and an open descriptor on it
@@ -58,38 +108,38 @@ public final class WorkerPool {
         shouldStop: () -> Bool
     ) throws(SystemError) {
         var slots: [Slot] = []
+        var free = Array((0..<pipes.count).reversed())
         var exhausted = false
-        var polls: [pollfd] = []
         while true {
             let stopping = shouldStop()
             if stopping {
-                for index in slots.indices where !slots[index].killRequested {
+                for index in slots.indices where !slots[index].killRequested && !slots[index].finished {
                     slots[index].killRequested = true
                     slots[index].outcome.interrupted = true
                     try server.kill(tag: slots[index].tag)
                 }
             }
-            // A worker that has closed its pipe is exiting: its exit report is still awaited,
-            // but it no longer holds a place, so the next fork overlaps that round trip.
-            // Bounded, so slow exit reports cannot let workers pile up.
-            while !stopping && !exhausted && slots.filter({ !$0.eof }).count < jobs && slots.count < jobs * 4 {
+            while !stopping && !exhausted, let place = free.last {
                 guard let job = next() else { exhausted = true; break }
-                slots.append(try spawn(tag: job.tag, source: job.source, descriptor: job.descriptor))
+                free.removeLast()
+                slots.append(try spawn(tag: job.tag, source: job.source, descriptor: job.descriptor, place: place))
             }
             if slots.isEmpty { return }
 
-            let now = Sys.monotonicSeconds()
-            let nearest = slots.filter { !$0.killRequested }.map(\.deadline).min()
-            let wait = nearest.map { max(0, Int32((($0 - now) * 1000).rounded(.up))) } ?? -1
-            try pollOnce(&slots, &polls, timeout: wait)
+            if !slots.contains(where: \.finished) {
+                let now = Sys.monotonicSeconds()
+                let nearest = slots.filter { !$0.killRequested }.map(\.deadline).min()
+                let wait = nearest.map { max(0, Int32((($0 - now) * 1000).rounded(.up))) } ?? -1
+                try pollOnce(&slots, timeout: wait)
+            }
             let after = Sys.monotonicSeconds()
-            if slots.contains(where: { !$0.killRequested && after >= $0.deadline && !($0.eof && $0.outcome.termination != nil) }) {
-                // Before blaming a worker, take in everything already queued: a worker whose
-                // frame or exit report is waiting (say, while the supervisor was busy making a
-                // batch durable) has finished, however late we look at it.
-                while try pollOnce(&slots, &polls, timeout: 0) {}
-                for index in slots.indices where !slots[index].killRequested && after >= slots[index].deadline
-                    && !(slots[index].eof && slots[index].outcome.termination != nil) {
+            if slots.contains(where: { !$0.killRequested && !$0.finished && after >= $0.deadline }) {
+                // Before blaming a worker, take in every report already queued: a worker whose
+                // exit report is waiting (say, while the supervisor was busy making a batch
+                // durable) has finished, however late we look at it.
+                while try pollOnce(&slots, timeout: 0) {}
+                for index in slots.indices where !slots[index].killRequested && !slots[index].finished
+                    && after >= slots[index].deadline {
                     slots[index].killRequested = true
                     slots[index].outcome.timedOut = true
                     try server.kill(tag: slots[index].tag)
@@ -97,90 +147,64 @@ public final class WorkerPool {
             }
             var index = 0
             while index < slots.count {
-                let slot = slots[index]
-                if slot.eof && slot.outcome.termination != nil || slot.outcome.spawnFailure != nil {
-                    close(slot.pipe)
-                    var outcome = slot.outcome
-                    outcome.seconds = after - slot.started
-                    slots.remove(at: index)
-                    complete(slot.tag, outcome)
-                } else {
-                    index += 1
-                }
+                guard slots[index].finished else { index += 1; continue }
+                var slot = slots.remove(at: index)
+                // The worker is reaped, so nobody writes to its pipe any more.
+                try drain(pipes[slot.place].read, into: &slot.outcome)
+                slot.outcome.seconds = after - slot.started
+                free.append(slot.place)
+                complete(slot.tag, slot.outcome)
             }
         }
     }
 
-    /// One poll over the fork server's socket and every open result pipe; handles what is
-    /// ready. Returns whether anything was.
+    /// Waits up to `timeout` ms for the fork server and applies one packet of reports.
+    /// Returns whether there was one.
     @discardableResult
-    private func pollOnce(_ slots: inout [Slot], _ polls: inout [pollfd], timeout: Int32) throws(SystemError) -> Bool {
-        polls.removeAll(keepingCapacity: true)
-        polls.append(pollfd(fd: server.socket, events: Int16(POLLIN), revents: 0))
-        // No POLLIN: a pipe wakes the loop once, with POLLHUP, when the worker's end is closed
-        // (it exited, or gave up its pipe), and everything it wrote is read then in one go —
-        // not a wake-up for the marker, another for the frame and a third for the end. The
-        // frame limit is far below the pipe's capacity (64 KiB), so an honest worker never
-        // blocks on a pipe nobody reads; one that floods it blocks until its deadline.
-        for slot in slots { polls.append(pollfd(fd: slot.eof ? -1 : slot.pipe, events: 0, revents: 0)) }
-        let ready = poll(&polls, nfds_t(polls.count), timeout)
-        if ready < 0 && errno != EINTR { throw SystemError("poll") }
-        guard ready > 0 else { return false }
-        for index in slots.indices where polls[index + 1].revents != 0 {
-            try drain(&slots[index])
-        }
-        if polls[0].revents != 0 {
-            guard let message = try server.receive() else { throw SystemError("fork server exited", EPIPE) }
-            apply(message, to: &slots)
-        }
+    private func pollOnce(_ slots: inout [Slot], timeout: Int32) throws(SystemError) -> Bool {
+        var ready = pollfd(fd: server.socket, events: Int16(POLLIN), revents: 0)
+        let n = poll(&ready, 1, timeout)
+        if n < 0 && errno != EINTR { throw SystemError("poll") }
+        guard n > 0 else { return false }
+        guard let messages = try server.receive() else { throw SystemError("fork server exited", EPIPE) }
+        for message in messages { apply(message, to: &slots) }
         return true
     }
 
-    private func spawn(tag: Int32, source: RunnerSource, descriptor: Int32) throws(SystemError) -> Slot {
+    private func spawn(tag: Int32, source: RunnerSource, descriptor: Int32, place: Int) throws(SystemError) -> Slot {
         defer { close(descriptor) }
-        var ends: [Int32] = [-1, -1]
-        guard rm_pipe2(&ends, O_CLOEXEC) == 0 else { throw SystemError("pipe2") }
-        defer { close(ends[1]) }
-        // The pipe is read only once the worker has closed it, so an honest worker must fit
-        // its marker and largest frame in it without blocking. A pipe is 64 KiB, but only 8 KiB
-        // when the user's pipe pages are over fs.pipe-user-pages-soft and the tool runs without
-        // CAP_SYS_RESOURCE, as the systemd unit does: then it is enlarged, or the runner kept.
-        if rm_pipe_capacity(ends[0]) < Self.pipeCapacityNeeded && rm_set_pipe_capacity(ends[0], 16_384) < Self.pipeCapacityNeeded {
-            let failure = SystemError("result pipe smaller than \(Self.pipeCapacityNeeded) bytes", errno)
-            close(ends[0])
-            throw failure
-        }
         let now = Sys.monotonicSeconds()
-        var slot = Slot(tag: tag, pipe: ends[0], started: now, deadline: now + timeout)
+        var slot = Slot(tag: tag, place: place, started: now, deadline: now + timeout)
         do throws(SystemError) {
-            try server.spawn(tag: tag, source: source, descriptor: descriptor, resultPipe: ends[1])
+            try server.spawn(tag: tag, source: source, descriptor: descriptor, resultPipe: pipes[place].write)
         } catch {
             slot.outcome.spawnFailure = error
-            slot.eof = true
         }
         return slot
     }
 
-    /// Reads what the worker wrote, keeping at most one byte past the frame limit. Called
-    /// once poll reported the worker's end of the pipe closed: every read returns what is
-    /// left, then end of file, and none can block.
-    private func drain(_ slot: inout Slot) throws(SystemError) {
-        // The frame plus the one-byte confinement marker before it.
+    /// Empties a finished worker's pipe, keeping at most one byte past the frame limit (the
+    /// marker and the frame); anything beyond is read and dropped, so the pipe starts empty for
+    /// the next worker. A read shorter than asked for found the pipe empty, and with the writer
+    /// gone it stays empty.
+    private func drain(_ pipe: Int32, into outcome: inout WorkerOutcome) throws(SystemError) {
         let limit = Self.pipeCapacityNeeded
-        while !slot.eof {
-            let n = chunk.withUnsafeMutableBytes { read(slot.pipe, $0.baseAddress, $0.count) }
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(pipe, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
+                if errno == EAGAIN { return }
                 throw SystemError("read from worker")
             }
-            if n == 0 { slot.eof = true; break }
-            slot.outcome.frame.append(contentsOf: chunk[0..<min(n, limit + 1 - slot.outcome.frame.count)])
-            if slot.outcome.frame.count > limit {
-                // The rest is never read: it goes with the pipe.
-                slot.outcome.overflowed = true
-                slot.outcome.frame.removeAll()
-                slot.eof = true
+            if n == 0 { return }
+            if !outcome.overflowed {
+                outcome.frame.append(contentsOf: chunk[0..<min(n, limit + 1 - outcome.frame.count)])
+                if outcome.frame.count > limit {
+                    outcome.overflowed = true
+                    outcome.frame.removeAll()
+                }
             }
+            if n < chunk.count { return }
         }
     }
 
@@ -191,7 +215,6 @@ public final class WorkerPool {
             break
         case .failed:
             slots[index].outcome.spawnFailure = SystemError("fork server could not start a worker", message.value)
-            slots[index].eof = true
         case .exited:
             slots[index].outcome.termination = Termination(waitStatus: message.value)
             slots[index].outcome.maxRSSKiB = Int(message.extra)

@@ -6,21 +6,28 @@ import CSandboxShim
 /// a small, clean, single-threaded image that has never held the supervisor's memory, another
 /// runner's data or a descriptor it does not need, and cost a fork, not an exec.
 ///
-/// Descriptors on entry: 0-2 /dev/null, 3 the control socket (SOCK_SEQPACKET), nothing else.
-/// The protocol is `ForkServerMessage`; the first packet is the configuration.
-/// The server reaps its children through pidfds, so a kill can never hit a recycled pid.
+/// Descriptors: 0-2 /dev/null, 3 the control socket (SOCK_SEQPACKET), 4 a signalfd for
+/// SIGCHLD, and, for the moment between receiving a spawn request and forking, the two
+/// descriptors it carried. The protocol is `ForkServerMessage`; the first packet is the
+/// configuration.
+///
+/// One wake-up handles everything that is ready: every exited worker is reaped (wait4 with
+/// WNOHANG until none is left), every queued request is read, and what that produced goes back
+/// to the supervisor as one packet. The server is the only one that reaps its children, so an
+/// unreaped worker's pid cannot be recycled and a kill by pid always reaches that worker.
 public struct ForkServerLoop {
     public typealias Body = (RunnerSource, Int32, WorkerSandboxes) -> Never
 
     struct Child {
         var tag: Int32
         var pid: pid_t
-        var pidfd: Int32
     }
 
     /// The control socket's descriptor (0-2 are /dev/null).
     public static let controlDescriptor: Int32 = 3
     static let control = controlDescriptor
+    /// The SIGCHLD signalfd: the first descriptor free after the control socket.
+    static let childExits: Int32 = 4
 
     /// The server's own mapped size plus this is each worker's RLIMIT_AS.
     static func sandboxes(_ configuration: ForkServerConfiguration) -> WorkerSandboxes {
@@ -64,6 +71,10 @@ public struct ForkServerLoop {
         var hasher = Hasher()
         hasher.combine(0)
         _ = hasher.finalize()
+        // Exits arrive as SIGCHLD on a signalfd (SIGCHLD blocked; workers inherit the blocked
+        // mask, harmlessly: they have no children). Set up before the filter, which has
+        // neither signalfd4 nor a need for it afterwards.
+        guard rm_child_exit_descriptor() == childExits else { _exit(ForkServerExit.childSignals) }
         // From here on the server is confined too: only the capabilities it needs to make
         // workers (set ids) and to end them (kill), and its own policy, inherited by every
         // worker, which stacks its own on top. (Also cheaper: the kernel builds each worker
@@ -73,92 +84,97 @@ public struct ForkServerLoop {
         guard rm_set_no_new_privs() == 0,
               configuration.serverFilter.withUnsafeBytes({ rm_install_seccomp_filter($0.baseAddress, $0.count) }) == 0
         else { _exit(ForkServerExit.seccomp) }
-        send(ForkServerMessage(.started, tag: 0))
+        send([ForkServerMessage(.started, tag: 0)])
 
         var children: [Child] = []
-        var polls: [pollfd] = []
+        var reports: [ForkServerMessage] = []
+        var polls = [pollfd(fd: control, events: Int16(POLLIN), revents: 0),
+                     pollfd(fd: childExits, events: Int16(POLLIN), revents: 0)]
         var words: [Int32] = [0, 0, 0, 0]
         var fds: [Int32] = [-1, -1]
         while true {
-            polls.removeAll(keepingCapacity: true)
-            polls.append(pollfd(fd: control, events: Int16(POLLIN), revents: 0))
-            for child in children { polls.append(pollfd(fd: child.pidfd, events: Int16(POLLIN), revents: 0)) }
-            let ready = poll(&polls, nfds_t(polls.count), -1)
-            if ready < 0 {
+            polls[0].revents = 0
+            polls[1].revents = 0
+            if poll(&polls, 2, -1) < 0 {
                 if rm_errno() == EINTR { continue }
                 _exit(70)
             }
             // Reap first: an exit report must precede a kill for the same tag being ignored.
-            var index = children.count - 1
-            while index >= 0 {
-                if polls[index + 1].revents != 0 {
-                    let child = children[index]
-                    var status: Int32 = 0
-                    var usage = rusage()
-                    var reaped: pid_t = -1
-                    repeat { reaped = wait4(child.pid, &status, 0, &usage) } while reaped < 0 && rm_errno() == EINTR
-                    let waitErrno = rm_errno()
-                    close(child.pidfd)
-                    children.remove(at: index)
-                    // A status we could not read is never reported as a clean exit.
-                    send(reaped == child.pid
-                         ? ForkServerMessage(.exited, tag: child.tag, value: status, extra: Int32(clamping: usage.ru_maxrss))
-                         : ForkServerMessage(.failed, tag: child.tag, value: waitErrno))
+            if polls[1].revents != 0 {
+                // Drained before reaping: a worker exiting after the wait4 loop below raises
+                // a fresh SIGCHLD, so its exit wakes the next poll.
+                rm_drain_signals(childExits)
+                reap(&children, into: &reports)
+            }
+            // Every queued request, not one per wake-up.
+            while polls[0].revents != 0 {
+                var count: Int32 = 0
+                let n = words.withUnsafeMutableBytes { buffer in
+                    rm_recv_with_fds(control, buffer.baseAddress, buffer.count, &fds, 2, &count, 1)
                 }
-                index -= 1
-            }
-            guard polls[0].revents != 0 else { continue }
-            var count: Int32 = 0
-            let n = words.withUnsafeMutableBytes { buffer in
-                rm_recv_with_fds(control, buffer.baseAddress, buffer.count, &fds, 2, &count)
-            }
-            if n == 0 || (n < 0 && rm_errno() != EINTR && rm_errno() != EAGAIN) {
-                // The supervisor is gone: take every worker down with us.
-                for child in children { kill(child.pid, SIGKILL) }
-                _exit(0)
-            }
-            guard n == ForkServerMessage.size, let message = ForkServerMessage(words) else {
-                closeAll(fds, count)
-                continue
-            }
-            switch message.kind {
-            case .spawn:
-                guard count == 2, let source = RunnerSource(rawValue: message.value) else {
+                if n < 0 && (rm_errno() == EAGAIN || rm_errno() == EINTR) { break }
+                if n == 0 || n == -1 {
+                    // The supervisor is gone: take every worker down with us.
+                    for child in children { kill(child.pid, SIGKILL) }
+                    _exit(0)
+                }
+                guard n == ForkServerMessage.size, let message = ForkServerMessage(words) else {
                     closeAll(fds, count)
-                    send(ForkServerMessage(.failed, tag: message.tag, value: EBADMSG))
                     continue
                 }
-                let pid = rm_fork_single_threaded()  // the server has one thread
-                if pid == 0 {
-                    // Worker: 1 = result pipe, 3 = runner directory, nothing else open.
-                    dup2(fds[1], WorkerDescriptor.result)
-                    dup2(fds[0], WorkerDescriptor.runnerDirectory)
-                    _ = rm_close_from(UInt32(WorkerDescriptor.runnerDirectory + 1))
-                    body(source, message.tag, sandboxes)
-                }
-                let forkErrno = rm_errno()
-                closeAll(fds, count)
-                guard pid > 0 else {
-                    send(ForkServerMessage(.failed, tag: message.tag, value: forkErrno))
-                    continue
-                }
-                let pidfd = rm_pidfd_open(pid)
-                guard pidfd >= 0 else {
-                    let code = rm_errno()
-                    kill(pid, SIGKILL)
-                    var status: Int32 = 0
-                    while waitpid(pid, &status, 0) < 0 && rm_errno() == EINTR {}
-                    send(ForkServerMessage(.failed, tag: message.tag, value: code))
-                    continue
-                }
-                children.append(Child(tag: message.tag, pid: pid, pidfd: pidfd))
-            case .kill:
-                closeAll(fds, count)
-                // Still unreaped, so the pid cannot have been recycled.
-                for child in children where child.tag == message.tag { kill(child.pid, SIGKILL) }
-            case .started, .failed, .exited, .configure:
-                closeAll(fds, count)
+                handle(message, fds, count, &children, &reports, sandboxes: sandboxes, body: body)
             }
+            send(reports)
+            reports.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Reaps every worker that has exited and records its exit report.
+    static func reap(_ children: inout [Child], into reports: inout [ForkServerMessage]) {
+        while !children.isEmpty {
+            var status: Int32 = 0
+            var usage = rusage()
+            let pid = wait4(-1, &status, WNOHANG, &usage)
+            if pid < 0 && rm_errno() == EINTR { continue }
+            guard pid > 0 else { return }
+            guard let index = children.firstIndex(where: { $0.pid == pid }) else { continue }
+            reports.append(ForkServerMessage(.exited, tag: children[index].tag, value: status,
+                                             extra: Int32(clamping: usage.ru_maxrss)))
+            children.remove(at: index)
+        }
+    }
+
+    /// One request from the supervisor; `fds` are the `count` descriptors it carried.
+    static func handle(_ message: ForkServerMessage, _ fds: [Int32], _ count: Int32, _ children: inout [Child],
+                       _ reports: inout [ForkServerMessage], sandboxes: WorkerSandboxes, body: Body) {
+        switch message.kind {
+        case .spawn:
+            guard count == 2, let source = RunnerSource(rawValue: message.value) else {
+                closeAll(fds, count)
+                reports.append(ForkServerMessage(.failed, tag: message.tag, value: EBADMSG))
+                return
+            }
+            let pid = rm_fork_single_threaded()  // the server has one thread
+            if pid == 0 {
+                // Worker: 1 = result pipe, 3 = runner directory, nothing else open.
+                dup2(fds[1], WorkerDescriptor.result)
+                dup2(fds[0], WorkerDescriptor.runnerDirectory)
+                _ = rm_close_from(UInt32(WorkerDescriptor.runnerDirectory + 1))
+                body(source, message.tag, sandboxes)
+            }
+            let forkErrno = rm_errno()
+            closeAll(fds, count)
+            guard pid > 0 else {
+                reports.append(ForkServerMessage(.failed, tag: message.tag, value: forkErrno))
+                return
+            }
+            children.append(Child(tag: message.tag, pid: pid))
+        case .kill:
+            closeAll(fds, count)
+            // Still unreaped, so the pid cannot have been recycled.
+            for child in children where child.tag == message.tag { kill(child.pid, SIGKILL) }
+        case .started, .failed, .exited, .configure:
+            closeAll(fds, count)
         }
     }
 
@@ -170,7 +186,7 @@ public struct ForkServerLoop {
         var count: Int32 = 0
         var n = -1
         repeat {
-            n = rm_recv_with_fds(control, buffer.baseAddress, buffer.count, &fds, 1, &count)
+            n = rm_recv_with_fds(control, buffer.baseAddress, buffer.count, &fds, 1, &count, 0)
         } while n < 0 && rm_errno() == EINTR
         closeAll(fds, count)
         guard n > 0 else { return nil }
@@ -183,10 +199,18 @@ public struct ForkServerLoop {
         for index in 0..<Int(max(0, min(count, Int32(fds.count)))) { close(fds[index]) }
     }
 
-    static func send(_ message: ForkServerMessage) {
-        let words = message.words
-        let sent = words.withUnsafeBytes { rm_send_with_fds(control, $0.baseAddress, $0.count, nil, 0) }
-        if sent != ForkServerMessage.size { _exit(70) }
+    /// Sends `messages` in packets of at most `ForkServerMessage.reportsPerPacket`.
+    static func send(_ messages: [ForkServerMessage]) {
+        var start = 0
+        while start < messages.count {
+            let end = min(messages.count, start + ForkServerMessage.reportsPerPacket)
+            var words: [Int32] = []
+            words.reserveCapacity((end - start) * 4)
+            for message in messages[start..<end] { words.append(contentsOf: message.words) }
+            let sent = words.withUnsafeBytes { rm_send_with_fds(control, $0.baseAddress, $0.count, nil, 0) }
+            if sent != (end - start) * ForkServerMessage.size { _exit(70) }
+            start = end
+        }
     }
 
     /// The mapped size, from /proc/self/statm (first field, in pages); 0 if unreadable.

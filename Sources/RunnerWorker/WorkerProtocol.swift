@@ -41,6 +41,7 @@ public enum ForkServerExit {
     public static let revision: Int32 = 68
     public static let setID: Int32 = 69
     public static let limits: Int32 = 71
+    public static let childSignals: Int32 = 72
 
     public static func describe(_ status: Int32) -> String {
         switch status {
@@ -51,6 +52,7 @@ public enum ForkServerExit {
         case revision: return "is from another build of runner-metrics (protocol revision mismatch: install both binaries from one build)"
         case setID: return "is set-id, which it must not be"
         case limits: return "could not set the resource limits every worker inherits"
+        case childSignals: return "could not set up the signal descriptor it learns of exited workers from"
         default: return "exited with status \(status)"
         }
     }
@@ -76,13 +78,15 @@ public enum WorkerIdentity {
     }
 }
 
-/// One fixed-size message on the fork server's SOCK_SEQPACKET socket:
+/// Fixed-size messages on the fork server's SOCK_SEQPACKET socket:
 ///   supervisor → server: configure (once, first; payload below), spawn(tag, source) carrying
 ///                        [runner directory or image, result pipe write end], kill(tag)
 ///   server → supervisor: started(0) once configured; failed(tag, errno);
 ///                        exited(tag, wait status, peak RSS in KiB)
-/// A successful spawn is not reported: the supervisor needs nothing from it, and one message
-/// and one wake-up fewer per runner is measurable.
+/// A successful spawn is not reported: the supervisor needs nothing from it. The server sends
+/// what one wake-up produced (every worker it reaped, every spawn that failed) as one packet of
+/// up to `reportsPerPacket` messages back to back, so a busy run costs the supervisor one
+/// wake-up per batch of exits, not one per worker.
 public struct ForkServerMessage: Equatable, Sendable {
     public enum Kind: Int32, Sendable {
         case spawn = 1, kill = 2, started = 3, failed = 4, exited = 5, configure = 6
@@ -94,6 +98,8 @@ public struct ForkServerMessage: Equatable, Sendable {
     public var extra: Int32
 
     public static let size = 16
+    /// The most messages one server → supervisor packet holds.
+    public static let reportsPerPacket = 64
 
     public var words: [Int32] { [kind.rawValue, tag, value, extra] }
 
@@ -107,6 +113,27 @@ public struct ForkServerMessage: Equatable, Sendable {
     public init?(_ words: [Int32]) {
         guard words.count == 4, let kind = Kind(rawValue: words[0]) else { return nil }
         self.init(kind, tag: words[1], value: words[2], extra: words[3])
+    }
+
+    /// The messages of one packet: nil unless it is a whole number (1 to `reportsPerPacket`)
+    /// of valid messages.
+    public static func batch(_ packet: UnsafeRawBufferPointer) -> [ForkServerMessage]? {
+        let count = packet.count / size
+        guard count >= 1, count <= reportsPerPacket, packet.count == count * size else { return nil }
+        var messages: [ForkServerMessage] = []
+        messages.reserveCapacity(count)
+        for index in 0..<count {
+            var words: [Int32] = []
+            for word in 0..<4 {
+                let offset = index * size + word * 4
+                var value: UInt32 = 0
+                for byte in (0..<4).reversed() { value = value << 8 | UInt32(packet[offset + byte]) }
+                words.append(Int32(bitPattern: value))
+            }
+            guard let message = ForkServerMessage(words) else { return nil }
+            messages.append(message)
+        }
+        return messages
     }
 }
 
@@ -127,7 +154,7 @@ public struct ForkServerConfiguration: Equatable, Sendable {
     /// the seccomp policies the worker's code must live within, and both speak this protocol.
     /// Bump it whenever the protocol, the policies or the system calls a worker makes change;
     /// a server of another revision exits with `ForkServerExit.revision` before forking.
-    public static let revision: Int32 = 5
+    public static let revision: Int32 = 6
 
     static let fieldCount = 5
     /// A classic BPF program has at most 4096 instructions of 8 bytes.

@@ -76,6 +76,18 @@ ForkServerLoop.serve { source, slot, sandboxes in
         if sandbox.apply() != nil { _exit(WorkerExit.sandboxSetupFailed) }
         while true {}
     }
+    if mode == "flood-marker" {
+        // Honest, except in a runner directory holding a file named `flood`: then fill the
+        // result pipe (the probe runs one worker at a time here, so the next runner's worker
+        // gets the same pipe).
+        var status = stat()
+        if fstatat(WorkerDescriptor.runnerDirectory, "flood", &status, AT_SYMLINK_NOFOLLOW) != 0 {
+            Worker.run(source, sandboxes: sandboxes, slot: slot)
+        }
+        if sandbox.apply() != nil { _exit(WorkerExit.sandboxSetupFailed) }
+        Worker.announceConfined()
+        misbehave("flood")
+    }
     if sandbox.apply() != nil { _exit(WorkerExit.sandboxSetupFailed) }
     // Misbehave as a compromised worker would: after confinement was announced.
     Worker.announceConfined()

@@ -22,7 +22,8 @@ config.metricsLog = arguments[5]
 config.auditLog = arguments[6]
 config.stateDir = arguments[7]
 config.workerTimeout = 1
-config.jobs = 2
+// flood-marker: one worker at a time, so every runner's worker reuses the flooded pipe.
+config.jobs = mode == "flood-marker" ? 1 : 2
 let status = ExtractCommandRunner.run(
     config: config, textfileDir: nil, diagnostics: Diagnostics(quiet: true), printJSON: true,
     startServer: { timeout in

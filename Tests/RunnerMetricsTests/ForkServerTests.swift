@@ -185,4 +185,22 @@ import Testing
         // Not a configure packet at all: no revision to match.
         #expect(try Self.exitStatus(afterSending: [1, 2, 3]) == ForkServerExit.revision)
     }
+
+    /// The server reports a wake-up's exits in one packet; the supervisor takes a packet only as
+    /// a whole number (1 to 64) of messages of known kinds.
+    @Test func reportPacketsDecodeOnlyWholeMessagesOfKnownKinds() {
+        func packet(_ messages: [[Int32]]) -> [UInt8] {
+            messages.flatMap { $0 }.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> (8 * Int32($0))) } }
+        }
+        func decode(_ bytes: [UInt8]) -> [ForkServerMessage]? { bytes.withUnsafeBytes { ForkServerMessage.batch($0) } }
+        let exited = ForkServerMessage(.exited, tag: 7, value: 0, extra: 512)
+        let failed = ForkServerMessage(.failed, tag: 8, value: EAGAIN)
+        #expect(decode(packet([exited.words])) == [exited])
+        #expect(decode(packet([exited.words, failed.words, exited.words])) == [exited, failed, exited])
+        #expect(decode(packet(Array(repeating: exited.words, count: 64)))?.count == 64)
+        #expect(decode(packet(Array(repeating: exited.words, count: 65))) == nil)
+        #expect(decode([]) == nil)
+        #expect(decode(packet([exited.words]) + [0]) == nil)
+        #expect(decode(packet([exited.words, [99, 1, 0, 0]])) == nil)
+    }
 }

@@ -186,4 +186,20 @@ struct TrackedRun {
         }
         for name in names { #expect(!tree.exists(tree.fs + "/" + name)) }
     }
+
+    /// A place's result pipe serves one worker after another. A worker that fills it (64 KiB,
+    /// then blocks until it is killed at its deadline) must leave nothing behind for the next:
+    /// the runners after it, on the same pipe, are issued exactly.
+    @Test func aFloodedPipeIsEmptiedBeforeTheNextWorkerUsesIt() throws {
+        let tree = try TestTree()
+        try tree.runner("a-flood", Sample.complete.merging(["flood": ""]) { $1 })
+        for name in ["b", "c"] { try tree.runner(name, Sample.complete) }
+        let run = try TrackedRun.run(Tool.probe, ["flood-marker", "small", tree.fs, tree.quarantine, tree.metricsLog,
+                                                  tree.auditLog, tree.state], timeout: 30)
+        #expect(run.result.status == 3, "\(run.result.stderr)")
+        #expect(tree.reasons == ["a-flood": "protocol-violation"])
+        #expect(tree.metricLines == Hostile.honestLines + Hostile.honestLines)
+        let counts = summary(run.result)
+        #expect(counts["deleted"] == 2 && counts["quarantined"] == 1 && counts["errors"] == 0, "\(counts)")
+    }
 }

@@ -58,8 +58,14 @@ int rm_close_from(unsigned int first);
 /// syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC): every descriptor from `first` up
 /// is closed by the next execve (and stays usable until then).
 int rm_cloexec_from(unsigned int first);
-/// syscall(SYS_pidfd_open, pid, 0).
-int rm_pidfd_open(pid_t pid);
+/// Blocks SIGCHLD and returns a signalfd(SFD_NONBLOCK|SFD_CLOEXEC) that becomes readable when
+/// a child exits, or -1. The fork server's one wake-up source for exits: it then reaps every
+/// exited child with wait4(-1, WNOHANG) in one go, instead of holding a pidfd per worker.
+int rm_child_exit_descriptor(void);
+/// Drains a signalfd (reads until it would block); the signals' contents are not needed.
+void rm_drain_signals(int fd);
+/// fcntl(fd, F_SETFL, O_NONBLOCK | current flags).
+int rm_set_nonblocking(int fd);
 /// syscall(SYS_fork): a new process, as fork(2), without glibc's fork() around it. glibc's
 /// fork() locks and resets its malloc, stdio and loader state on both sides for the sake of
 /// other threads, writing to pages the child would otherwise only read; in a single-threaded
@@ -72,12 +78,14 @@ int rm_rename_noreplace(const char *from, const char *to);
 /// umount2(target, flags).
 int rm_umount2(const char *target, int flags);
 /// 1 if `name` under `dirfd` is the root of a mount (statx STATX_ATTR_MOUNT_ROOT), 0 if not, -1 on error.
+/// An empty `name` asks about `dirfd` itself.
 int rm_is_mount_root(int dirfd, const char *name);
 /// sendmsg with `nfds` descriptors attached as SCM_RIGHTS.
 ssize_t rm_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds);
 /// recvmsg taking up to `maxfds` descriptors (received with O_CLOEXEC). Sets *nfds.
-/// Returns -2 (and closes what arrived) if the control data was truncated.
-ssize_t rm_recv_with_fds(int sock, void *buf, size_t len, int *fds, int maxfds, int *nfds);
+/// Returns -2 (and closes what arrived) if the data or the control data was truncated.
+/// With `nonblocking`, MSG_DONTWAIT: -1 with EAGAIN when nothing is queued.
+ssize_t rm_recv_with_fds(int sock, void *buf, size_t len, int *fds, int maxfds, int *nfds, int nonblocking);
 /// The numbers libseccomp argument filters need, exported as constants for Swift.
 extern const unsigned long rm_o_tmpfile;
 extern const unsigned long rm_o_path;
