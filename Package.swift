@@ -27,8 +27,11 @@ let toolchainLibrary: String = {
 // build) points every target at lib/swift_static, which has no Embedded stdlib.
 let embedded: [SwiftSetting] = [
     .swiftLanguageMode(.v6), .enableExperimentalFeature("Embedded"),
-    // One section per function, so the linker can order them (see embeddedExecutable).
-    .unsafeFlags(["-wmo", "-resource-dir", toolchainLibrary + "/swift", "-Xfrontend", "-function-sections"]),
+    // One section per function, so the linker can order them (see embeddedExecutable), and
+    // no merged functions: LLVM's MergeFunctions pass leaves unnamed bodies (array storage
+    // deallocators, say) that a symbol ordering file cannot name.
+    .unsafeFlags(["-wmo", "-resource-dir", toolchainLibrary + "/swift", "-Xfrontend", "-function-sections",
+                  "-Xfrontend", "-disable-llvm-merge-functions-pass"]),
 ]
 
 /// The toolchain's Embedded Swift libraries (the Unicode data tables String comparison needs).

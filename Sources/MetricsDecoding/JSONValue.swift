@@ -21,7 +21,7 @@ public struct JSONNumber: Equatable, Sendable {
     }
 }
 
-public indirect enum JSONValue: Equatable, Sendable {
+public enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
     case number(JSONNumber)

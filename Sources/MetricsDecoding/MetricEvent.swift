@@ -13,10 +13,10 @@ public enum Clamped: Equatable, Sendable {
         return 0 > d ? .zero : .value(d)
     }
 
-    var pythonJSON: String {
+    func append(to out: inout [UInt8]) {
         switch self {
-        case .zero: return "0"
-        case .value(let d): return PythonJSON.floatRepr(d)
+        case .zero: out.append(UInt8(ascii: "0"))
+        case .value(let d): PythonJSON.appendFloat(d, to: &out)
         }
     }
 }
@@ -57,39 +57,60 @@ public enum MetricEvent: Equatable, Sendable {
         return events
     }
 
-    /// The fields runner_start and runner_stop share, in upstream's order.
-    private static func jobMembers(_ timestamp: Double, _ name: String, _ flavor: String, _ workflow: String,
-                                   _ repo: String, _ githubEvent: String) -> [(String, String)] {
-        [("timestamp", PythonJSON.floatRepr(timestamp)),
-         ("event", PythonJSON.string(name)),
-         ("flavor", PythonJSON.string(flavor)),
-         ("workflow", PythonJSON.string(workflow)),
-         ("repo", PythonJSON.string(repo)),
-         ("github_event", PythonJSON.string(githubEvent))]
-    }
-
     /// One line, ending in "\n", byte for byte what `json.dumps(event_dict)` writes
     /// upstream: separators ", " and ": ", keys in upstream's field order, `None` left out.
     public func jsonLine(flavor: String) -> String {
-        var members: [(String, String)] = []
+        var out: [UInt8] = []
+        appendLine(flavor: flavor, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the bytes of `jsonLine(flavor:)` to `out`.
+    public func appendLine(flavor: String, to out: inout [UInt8]) {
         switch self {
         case let .runnerInstalled(timestamp, duration):
-            members = [("timestamp", PythonJSON.floatRepr(timestamp)),
-                       ("event", PythonJSON.string(name)),
-                       ("flavor", PythonJSON.string(flavor)),
-                       ("duration", duration.pythonJSON)]
+            Self.appendHead(timestamp, name, flavor, to: &out)
+            PythonJSON.append(", \"duration\": ", to: &out)
+            duration.append(to: &out)
         case let .runnerStart(timestamp, workflow, repo, githubEvent, idle):
-            members = Self.jobMembers(timestamp, name, flavor, workflow, repo, githubEvent)
-            members.append(("idle", idle.pythonJSON))
+            Self.appendHead(timestamp, name, flavor, to: &out)
+            Self.appendJob(workflow, repo, githubEvent, to: &out)
+            PythonJSON.append(", \"idle\": ", to: &out)
+            idle.append(to: &out)
         case let .runnerStop(timestamp, workflow, repo, githubEvent, status, statusInfoCode, jobDuration):
-            members = Self.jobMembers(timestamp, name, flavor, workflow, repo, githubEvent)
-            members.append(("status", PythonJSON.string(status.rawValue)))
+            Self.appendHead(timestamp, name, flavor, to: &out)
+            Self.appendJob(workflow, repo, githubEvent, to: &out)
+            Self.appendMember(", \"status\": ", status.rawValue, to: &out)
             if let code = statusInfoCode {
-                members.append(("status_info", "{\"code\": \(code)}"))
+                PythonJSON.append(", \"status_info\": {\"code\": ", to: &out)
+                PythonJSON.appendDecimal(code, to: &out)
+                out.append(UInt8(ascii: "}"))
             }
-            members.append(("job_duration", jobDuration.pythonJSON))
+            PythonJSON.append(", \"job_duration\": ", to: &out)
+            jobDuration.append(to: &out)
         }
-        return "{" + members.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}\n"
+        PythonJSON.append("}\n", to: &out)
+    }
+
+    /// The members every event starts with, in upstream's order.
+    private static func appendHead(_ timestamp: Double, _ name: String, _ flavor: String, to out: inout [UInt8]) {
+        PythonJSON.append("{\"timestamp\": ", to: &out)
+        PythonJSON.appendFloat(timestamp, to: &out)
+        appendMember(", \"event\": ", name, to: &out)
+        appendMember(", \"flavor\": ", flavor, to: &out)
+    }
+
+    /// The members runner_start and runner_stop share after the head.
+    private static func appendJob(_ workflow: String, _ repo: String, _ githubEvent: String, to out: inout [UInt8]) {
+        appendMember(", \"workflow\": ", workflow, to: &out)
+        appendMember(", \"repo\": ", repo, to: &out)
+        appendMember(", \"github_event\": ", githubEvent, to: &out)
+    }
+
+    /// `separatorAndKey` (", \"key\": ") and a string value.
+    private static func appendMember(_ separatorAndKey: StaticString, _ value: String, to out: inout [UInt8]) {
+        PythonJSON.append(separatorAndKey, to: &out)
+        PythonJSON.appendString(value, to: &out)
     }
 
     /// Exact equality (strings byte for byte, see JSONValue.swift).

@@ -1,8 +1,8 @@
 import Glibc
 
-/// An append-only log file of the supervisor (metrics log, audit log, journal): opened with
-/// O_APPEND|O_NOFOLLOW, one write(2) per line so concurrent readers never see a torn line,
-/// fsync on demand. It notices when logrotate has replaced the file and reopens it, so no line
+/// An append-only log file of the supervisor (metrics log, audit log): opened with
+/// O_APPEND|O_NOFOLLOW, whole lines only, each append one write(2) (a batch's metric lines
+/// go out together), fsync on demand. It notices when logrotate has replaced the file and reopens it, so no line
 /// is ever written into a file that has been rotated away.
 public final class AppendLog {
     public let path: String
@@ -54,25 +54,29 @@ public final class AppendLog {
         return (UInt64(status.st_dev), UInt64(status.st_ino), Int64(status.st_size))
     }
 
-    /// One write(2) per line. If a write stops part-way (a full disk), the partial line must not
-    /// be left for Promtail to ship: the file is cut back to where the line began — but only if
-    /// nobody else appended meanwhile (the charm may write the same log); otherwise the partial
-    /// line is ended with a newline so it spoils no other line. Where the line began is learnt
-    /// from the offset O_APPEND left after the first short write, so a line written whole (every
-    /// line, short of a full disk) costs that one write and no stat.
+    /// Appends one line.
     public func append(_ line: String) throws(SystemError) {
-        var line = line
-        // withUTF8 rethrows untyped: the failure comes back as a value.
-        let failure: SystemError? = line.withUTF8 { bytes in
-            guard let base = bytes.baseAddress else { return nil }
+        try append(Array(line.utf8))
+    }
+
+    /// Appends whole lines (one, or a batch of them) with one write(2). If the write stops
+    /// part-way (a full disk), the partial text must not be left for Promtail to ship: the file
+    /// is cut back to where it began — but only if nobody else appended meanwhile (the charm may
+    /// write the same log); otherwise the partial line is ended with a newline so it spoils no
+    /// other line. Where the text began is learnt from the offset O_APPEND left after the first
+    /// short write, so text written whole (always, short of a full disk) costs that one write
+    /// and no stat.
+    public func append(_ bytes: [UInt8]) throws(SystemError) {
+        let failure: SystemError? = bytes.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress else { return nil }
             var written = 0
             // Where our first bytes landed; the file ends at start + written unless someone
             // else appended after them.
             var start: off_t?
-            while written < bytes.count {
-                let n = Glibc.write(fd, base + written, bytes.count - written)
+            while written < buffer.count {
+                let n = Glibc.write(fd, base + written, buffer.count - written)
                 if n > 0 {
-                    if start == nil && n < bytes.count { start = lseek(fd, 0, SEEK_CUR) - off_t(n) }
+                    if start == nil && n < buffer.count { start = lseek(fd, 0, SEEK_CUR) - off_t(n) }
                     written += n
                     continue
                 }

@@ -229,7 +229,7 @@ public final class ExtractRun {
         // Workers finish in any order; lines go out in runner-name order within a batch so a
         // run's output does not depend on scheduling.
         let batch = unordered.sorted { $0.location.name < $1.location.name }
-        struct Issue { var location: RunnerLocation; var lines: [String]; var events: [MetricEvent]; var facts: RunnerFacts? }
+        struct Issue { var location: RunnerLocation; var lines: String; var events: [MetricEvent]; var facts: RunnerFacts? }
         struct Quarantine { var location: RunnerLocation; var evidence: String; var entry: AuditEntry }
         var issues: [Issue] = []
         var quarantines: [Quarantine] = []
@@ -242,6 +242,8 @@ public final class ExtractRun {
             return
         }
         var offset = logState.size
+        // Every line of the batch, in order: written with one write(2).
+        var text: [UInt8] = []
         for item in batch {
             let name = item.location.name
             switch item.verdict {
@@ -250,11 +252,12 @@ public final class ExtractRun {
                 diagnostics.emit(.warning, "kept: \(why)", runner: name)
             case .valid(let record):
                 let events = MetricEvent.events(for: record)
-                let lines = events.map { $0.jsonLine(flavor: config.flavor) }
-                let text = lines.joined()
-                if !text.isEmpty {
-                    records.append(.intent(name: name, dev: logState.dev, ino: logState.ino, offset: offset, lines: text))
-                    offset += Int64(text.utf8.count)
+                let start = text.count
+                for event in events { event.appendLine(flavor: config.flavor, to: &text) }
+                let lines = String(decoding: text[start...], as: UTF8.self)
+                if !lines.isEmpty {
+                    records.append(.intent(name: name, dev: logState.dev, ino: logState.ino, offset: offset, lines: lines))
+                    offset += Int64(text.count - start)
                 }
                 var facts = item.facts
                 facts?.files = RunnerFacts.Files(record)
@@ -280,46 +283,35 @@ public final class ExtractRun {
             return
         }
 
-        // 1. Events, then one fsync for the batch. A runner is deleted only after this.
+        // 1. The batch's lines in one write, then one fsync. A runner is deleted only after this.
         let logStart = Sys.monotonicSeconds()
         var issued: [Issue] = []
         var written: [Journal.Record] = []
-        var failed = false
-        for issue in issues {
-            if failed { summary.kept += 1; continue }
-            do throws(SystemError) {
-                for line in issue.lines { try metricsLog.append(line) }
-                issued.append(issue)
-            } catch {
-                fail("metrics log: \(error); runner kept for the next run", runner: issue.location.name)
-                failed = true
-                summary.kept += 1
-            }
-        }
-        if !issued.isEmpty {
-            do throws(SystemError) {
+        do throws(SystemError) {
+            if !text.isEmpty {
+                try metricsLog.append(text)
                 try metricsLog.sync()
                 if !metricsLog.isCurrent() {
                     // Rotated between our check and the fsync: the lines went to the file
                     // logrotate took away. Write them again into the new file.
                     diagnostics.emit(.warning, "metrics log rotated during the write; writing the batch again")
                     try metricsLog.ensureCurrent()
-                    for issue in issued { for line in issue.lines { try metricsLog.append(line) } }
+                    try metricsLog.append(text)
                     try metricsLog.sync()
                 }
-                for issue in issued {
-                    issue.events.forEach { summary.count($0) }
-                    if !issue.lines.isEmpty { written.append(.written(name: issue.location.name)) }
-                }
-            } catch {
-                fail("metrics log fsync: \(error); batch kept for the next run")
-                summary.kept += issued.count
-                // The lines may already be readable in the page cache (and shipped): keep their
-                // intents, so the next run's recovery looks for them in the log before
-                // extracting those runners again.
-                for record in records { if case .intent = record { outstanding.append(record) } }
-                issued.removeAll()
             }
+            issued = issues
+            for issue in issued {
+                issue.events.forEach { summary.count($0) }
+                if !issue.lines.isEmpty { written.append(.written(name: issue.location.name)) }
+            }
+        } catch {
+            fail("metrics log: \(error); the batch's runners are kept for the next run")
+            summary.kept += issues.count
+            // The lines may already be readable in the page cache (and shipped) if the write
+            // went through and the fsync failed: keep their intents, so the next run's
+            // recovery looks for them in the log before extracting those runners again.
+            for record in records { if case .intent = record { outstanding.append(record) } }
         }
         try? journal.append(written)
         account("metrics_log", since: logStart)
@@ -355,7 +347,7 @@ public final class ExtractRun {
 
         // 3. Delete what is durable: on the janitor's thread, overlapping the next workers.
         janitor.submit(issued.map { issue in
-            Janitor.Job(location: issue.location, lines: issue.lines.joined(),
+            Janitor.Job(location: issue.location, lines: issue.lines,
                         known: issue.facts.map { ($0, directories) })
         })
     }

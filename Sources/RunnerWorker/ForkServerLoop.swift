@@ -66,6 +66,10 @@ public struct ForkServerLoop {
         guard let configuration = receiveConfiguration() else { _exit(ForkServerExit.configuration) }
         let sandboxes = sandboxes(configuration)
         _ = Worker.fileBuffers.count  // allocated here, inherited by every worker
+        // A lazily initialised global a worker reads, initialised here: a worker that ran the
+        // initialiser itself would write pages it shares with the server (a copy-on-write
+        // fault per worker).
+        _ = Worker.files.count
         // Hashing (the decoder's duplicate-key sets) seeds itself from getrandom on first
         // use; seeded here, every worker inherits the seed and the policy needs no getrandom.
         var hasher = Hasher()

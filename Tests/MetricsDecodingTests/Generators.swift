@@ -103,10 +103,12 @@ struct Gen {
     /// Allowed JSON spellings of a finite non-negative Double that all read back to it.
     mutating func jsonNumber(_ x: Double) -> String {
         var options = [x.description, PythonJSON.floatRepr(x)]
-        let (digits, point) = PythonJSON.shortestDigits(x)
+        let (digitBytes, point) = PythonJSON.shortestDigits(x)
+        let digits = String(decoding: digitBytes, as: UTF8.self)
         if !digits.isEmpty {
-            options.append("0." + String(digits) + "e" + String(point))
-            options.append(String(digits) + "E" + (point - digits.count >= 0 ? "+" : "") + String(point - digits.count))
+            options.append("0." + digits + "e" + String(point))
+            let exponent = point - digitBytes.count
+            options.append(digits + "E" + (exponent >= 0 ? "+" : "") + String(exponent))
         }
         if x == x.rounded(), x < 1e15 {
             let i = Int64(x)
