@@ -108,7 +108,6 @@ extension SeccompPolicy {
         SyscallRule("dup2", reason: "lay out the worker's descriptors 1 (result pipe) and 3 (runner directory or image)"),
         SyscallRule("close_range", reason: "close every other descriptor in the worker"),
         SyscallRule("prlimit64", [.equals(index: 0, value: 0)], reason: "the worker's own resource limits (setrlimit)"),
-        SyscallRule("setgroups", [.equals(index: 0, value: 0)], reason: "drop every supplementary group"),
         SyscallRule("setresgid", reason: "the worker's own gid"),
         SyscallRule("setresuid", reason: "the worker's own uid, which also drops every capability"),
         SyscallRule("prctl", [.equals(index: 0, value: PrctlOption.setDumpable)], reason: "not dumpable, not ptrace-able"),

@@ -128,8 +128,9 @@ public final class WorkerPool {
 
             if !slots.contains(where: \.finished) {
                 let now = Sys.monotonicSeconds()
-                let nearest = slots.filter { !$0.killRequested }.map(\.deadline).min()
-                let wait = nearest.map { max(0, Int32((($0 - now) * 1000).rounded(.up))) } ?? -1
+                var nearest = Double.infinity
+                for slot in slots where !slot.killRequested { nearest = min(nearest, slot.deadline) }
+                let wait = nearest.isFinite ? max(0, Int32(((nearest - now) * 1000).rounded(.up))) : -1
                 try pollOnce(&slots, timeout: wait)
             }
             let after = Sys.monotonicSeconds()

@@ -83,15 +83,20 @@ public struct ForkServerLoop {
         // workers (set ids) and to end them (kill), and its own policy, inherited by every
         // worker, which stacks its own on top. (Also cheaper: the kernel builds each worker
         // filter's allow cache only for the calls this one still allows.)
-        guard WorkerSandbox.setSharedLimits() == nil else { _exit(ForkServerExit.limits) }
+        guard WorkerSandbox.setShared(addressSpaceBytes: sandboxes.directory.addressSpaceBytes) == nil else {
+            _exit(ForkServerExit.limits)
+        }
         guard rm_keep_fork_server_capabilities() == 0 else { _exit(ForkServerExit.capabilities) }
         guard rm_set_no_new_privs() == 0,
               configuration.serverFilter.withUnsafeBytes({ rm_install_seccomp_filter($0.baseAddress, $0.count) }) == 0
         else { _exit(ForkServerExit.seccomp) }
-        send([ForkServerMessage(.started, tag: 0)])
+        var packet: [Int32] = []
+        packet.reserveCapacity(4 * ForkServerMessage.reportsPerPacket)
+        send([ForkServerMessage(.started, tag: 0)], using: &packet)
 
         var children: [Child] = []
         var reports: [ForkServerMessage] = []
+        reports.reserveCapacity(ForkServerMessage.reportsPerPacket)
         var polls = [pollfd(fd: control, events: Int16(POLLIN), revents: 0),
                      pollfd(fd: childExits, events: Int16(POLLIN), revents: 0)]
         var words: [Int32] = [0, 0, 0, 0]
@@ -128,7 +133,7 @@ public struct ForkServerLoop {
                 }
                 handle(message, fds, count, &children, &reports, sandboxes: sandboxes, body: body)
             }
-            send(reports)
+            send(reports, using: &packet)
             reports.removeAll(keepingCapacity: true)
         }
     }
@@ -203,15 +208,21 @@ public struct ForkServerLoop {
         for index in 0..<Int(max(0, min(count, Int32(fds.count)))) { close(fds[index]) }
     }
 
-    /// Sends `messages` in packets of at most `ForkServerMessage.reportsPerPacket`.
-    static func send(_ messages: [ForkServerMessage]) {
+    /// Sends `messages` in packets of at most `ForkServerMessage.reportsPerPacket`, laid out in
+    /// `packet` (kept by the caller, so the loop allocates nothing per wake-up: every page the
+    /// server writes after a fork is a copy-on-write fault while the worker lives).
+    static func send(_ messages: [ForkServerMessage], using packet: inout [Int32]) {
         var start = 0
         while start < messages.count {
             let end = min(messages.count, start + ForkServerMessage.reportsPerPacket)
-            var words: [Int32] = []
-            words.reserveCapacity((end - start) * 4)
-            for message in messages[start..<end] { words.append(contentsOf: message.words) }
-            let sent = words.withUnsafeBytes { rm_send_with_fds(control, $0.baseAddress, $0.count, nil, 0) }
+            packet.removeAll(keepingCapacity: true)
+            for message in messages[start..<end] {
+                packet.append(message.kind.rawValue)
+                packet.append(message.tag)
+                packet.append(message.value)
+                packet.append(message.extra)
+            }
+            let sent = packet.withUnsafeBytes { rm_send_with_fds(control, $0.baseAddress, $0.count, nil, 0) }
             if sent != (end - start) * ForkServerMessage.size { _exit(70) }
             start = end
         }

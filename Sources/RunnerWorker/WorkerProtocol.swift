@@ -38,7 +38,7 @@ public enum ForkServerExit {
     public static let configuration: Int32 = 65
     public static let seccomp: Int32 = 66
     public static let capabilities: Int32 = 67
-    public static let revision: Int32 = 68
+    public static let revision: Int32 = 78
     public static let setID: Int32 = 69
     public static let limits: Int32 = 71
     public static let childSignals: Int32 = 72
@@ -51,7 +51,7 @@ public enum ForkServerExit {
         case capabilities: return "could not drop its capabilities"
         case revision: return "is from another build of runner-metrics (protocol revision mismatch: install both binaries from one build)"
         case setID: return "is set-id, which it must not be"
-        case limits: return "could not set the resource limits every worker inherits"
+        case limits: return "could not set the resource limits and groups every worker inherits"
         case childSignals: return "could not set up the signal descriptor it learns of exited workers from"
         default: return "exited with status \(status)"
         }
@@ -120,18 +120,17 @@ public struct ForkServerMessage: Equatable, Sendable {
     public static func batch(_ packet: UnsafeRawBufferPointer) -> [ForkServerMessage]? {
         let count = packet.count / size
         guard count >= 1, count <= reportsPerPacket, packet.count == count * size else { return nil }
+        func word(_ index: Int, _ word: Int) -> Int32 {
+            let offset = index * size + word * 4
+            var value: UInt32 = 0
+            for byte in (0..<4).reversed() { value = value << 8 | UInt32(packet[offset + byte]) }
+            return Int32(bitPattern: value)
+        }
         var messages: [ForkServerMessage] = []
         messages.reserveCapacity(count)
         for index in 0..<count {
-            var words: [Int32] = []
-            for word in 0..<4 {
-                let offset = index * size + word * 4
-                var value: UInt32 = 0
-                for byte in (0..<4).reversed() { value = value << 8 | UInt32(packet[offset + byte]) }
-                words.append(Int32(bitPattern: value))
-            }
-            guard let message = ForkServerMessage(words) else { return nil }
-            messages.append(message)
+            guard let kind = Kind(rawValue: word(index, 0)) else { return nil }
+            messages.append(ForkServerMessage(kind, tag: word(index, 1), value: word(index, 2), extra: word(index, 3)))
         }
         return messages
     }
@@ -154,7 +153,7 @@ public struct ForkServerConfiguration: Equatable, Sendable {
     /// the seccomp policies the worker's code must live within, and both speak this protocol.
     /// Bump it whenever the protocol, the policies or the system calls a worker makes change;
     /// a server of another revision exits with `ForkServerExit.revision` before forking.
-    public static let revision: Int32 = 6
+    public static let revision: Int32 = 7
 
     static let fieldCount = 5
     /// A classic BPF program has at most 4096 instructions of 8 bytes.

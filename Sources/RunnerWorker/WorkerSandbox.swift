@@ -50,34 +50,35 @@ public struct WorkerSandbox: Sendable {
         confine() ?? lockDown()
     }
 
-    /// The limits that are zero for every worker and harmless to the fork server: no file
-    /// written, no core, no locked memory, no message queue. Set once by the fork server on
-    /// itself, before it forks anything, and inherited through fork (a worker, with no
-    /// capability left after setresuid, cannot raise them). Not RLIMIT_NPROC: the kernel
-    /// waives it only for the initial user namespace's root or a holder of CAP_SYS_RESOURCE,
-    /// so in a user namespace a server with it at 0 could not fork at all; each worker sets
-    /// it for itself.
-    public static func setSharedLimits() -> SandboxStep? {
+    /// What every worker shares and the fork server can live with, set once on the server
+    /// before it forks anything and inherited through fork (a worker, with no capability left
+    /// after setresuid, can neither raise a limit nor regain a group): no file written, no core,
+    /// no locked memory, no message queue, at most `WorkerDescriptor.limit` descriptors (the
+    /// server holds 0-4 and, for a moment, the two a spawn request brings), the workers'
+    /// address-space ceiling, and no supplementary group. Not RLIMIT_NPROC: the kernel waives
+    /// it only for the initial user namespace's root or a holder of CAP_SYS_RESOURCE, so in a
+    /// user namespace a server with it at 0 could not fork at all. Not RLIMIT_CPU: the server's
+    /// own CPU time adds up over a run. Each worker sets those two for itself.
+    public static func setShared(addressSpaceBytes: Int) -> SandboxStep? {
         for resource in [rm_rlimit_fsize, rm_rlimit_core, rm_rlimit_memlock, rm_rlimit_msgqueue] {
             guard rm_setrlimit(resource, 0, 0) == 0 else { return .resourceLimits }
         }
+        let descriptors = UInt64(WorkerDescriptor.limit), addressSpace = UInt64(addressSpaceBytes)
+        guard rm_setrlimit(rm_rlimit_nofile, descriptors, descriptors) == 0,
+              rm_setrlimit(rm_rlimit_as, addressSpace, addressSpace) == 0
+        else { return .resourceLimits }
+        guard setgroups(0, nil) == 0 else { return .groups }
         return nil
     }
 
     /// Everything but the seccomp filter: the worker's own limits (on top of the shared ones),
-    /// identity, not dumpable, parent-death signal. After this the worker is nobody with no capability; a directory
-    /// worker opens its four files now.
+    /// identity, not dumpable, parent-death signal. After this the worker is nobody with no
+    /// capability; a directory worker opens its four files now. Allocates nothing (every page a
+    /// worker writes is a copy-on-write fault).
     public func confine() -> SandboxStep? {
-        let limits: [(Int32, UInt64, UInt64)] = [
-            (rm_rlimit_cpu, UInt64(cpuSeconds), UInt64(cpuSeconds + 1)),
-            (rm_rlimit_as, UInt64(addressSpaceBytes), UInt64(addressSpaceBytes)),
-            (rm_rlimit_nproc, 0, 0),
-            (rm_rlimit_nofile, UInt64(WorkerDescriptor.limit), UInt64(WorkerDescriptor.limit)),
-        ]
-        for (resource, soft, hard) in limits {
-            guard rm_setrlimit(resource, soft, hard) == 0 else { return .resourceLimits }
-        }
-        guard setgroups(0, nil) == 0 else { return .groups }
+        guard rm_setrlimit(rm_rlimit_cpu, UInt64(cpuSeconds), UInt64(cpuSeconds + 1)) == 0,
+              rm_setrlimit(rm_rlimit_nproc, 0, 0) == 0
+        else { return .resourceLimits }
         guard rm_setresgid(groupID) == 0 else { return .groupID }
         // Leaving uid 0 clears the permitted and effective capability sets.
         guard rm_setresuid(userID) == 0 else { return .userID }

@@ -80,6 +80,16 @@ import Testing
         }
         #expect(limits["Max open files"] == "8 8")
         #expect(limits["Max cpu time"] == "1 2")
+        // The descriptor and address-space limits and the empty group list are the server's
+        // own, set once before it forked anything; only the CPU and process limits are the
+        // worker's.
+        let serverLimits = Self.limits(server)
+        #expect(serverLimits["Max open files"] == "8 8")
+        #expect(serverLimits["Max address space"] == limits["Max address space"])
+        #expect(serverLimits["Max address space"]?.hasPrefix("unlimited") == false)
+        #expect(serverLimits["Max cpu time"] == "unlimited unlimited")
+        #expect(serverLimits["Max processes"] != "0 0")
+        #expect(serverStatus["Groups"] == "" && workerStatus["Groups"] == "")
         process.waitUntilExit()
         #expect(process.terminationStatus == 3)
         #expect(tree.auditLines.count == 1 && tree.auditLines[0].contains(#""reason": "worker-timeout""#))
