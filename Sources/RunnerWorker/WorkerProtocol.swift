@@ -154,7 +154,7 @@ public struct ForkServerConfiguration: Equatable, Sendable {
     /// the seccomp policies the worker's code must live within, and both speak this protocol.
     /// Bump it whenever the protocol, the policies or the system calls a worker makes change;
     /// a server of another revision exits with `ForkServerExit.revision` before forking.
-    public static let revision: Int32 = 6
+    public static let revision: Int32 = 7
 
     static let fieldCount = 5
     /// A classic BPF program has at most 4096 instructions of 8 bytes.
