@@ -107,23 +107,79 @@ worker = [
 for i, r in enumerate(worker):
     write("FuzzWorker", "seed-%03d" % i, r)
 
-# --- frames: mode byte 0 = whole frame, 1 = payload (header added), 2 = built verdict -------
+# --- frames: mode byte 0 = whole frame, 1 = payload (header added), 2 = built verdict,
+# 3 = built verdict changed by (offset u16, byte) pairs ------------------------------------
+# The binary layout of Sources/MetricsDecoding/Frame.swift (Security/DECODING.md, "Worker frame").
 def frame(payload):
-    return b"RMF1" + struct.pack(">I", len(payload)) + payload
+    return b"RMF2" + struct.pack(">I", len(payload)) + payload
 
+def f64(x):
+    return struct.pack(">d", x)
+
+def bits(u):
+    return struct.pack(">Q", u)
+
+def fstr(s):
+    b = s.encode("utf-8") if isinstance(s, str) else s
+    return struct.pack(">H", len(b)) + b
+
+STATUS = {"normal": 1, "abnormal": 2, "repo-policy-check-failure": 3}
+REASONS = ["file-too-large", "not-regular-file", "unreadable-file", "invalid-encoding", "invalid-json",
+           "duplicate-key", "unknown-field", "missing-field", "invalid-value", "invalid-timestamp",
+           "not-a-directory", "worker-crashed", "worker-sandbox-violation", "worker-timeout",
+           "protocol-violation", "invalid-runner-name"]
+FILES = [None, "runner-installation-start.timestamp", "runner-installed.timestamp", "pre-job-metrics.json",
+         "post-job-metrics.json"]
+
+def valid(start=None, installed=None, pre=None, post=None, presence=None):
+    """pre = (workflow, repository, event, timestamp, run_id), post = (timestamp, status, code or None);
+    timestamps are floats or raw 8-byte strings; presence overrides the computed mask."""
+    ts = lambda t: t if isinstance(t, bytes) else f64(t)
+    mask = (start is not None) | (installed is not None) << 1 | (pre is not None) << 2 | (post is not None) << 3
+    if post is not None and post[2] is not None:
+        mask |= 0x10
+    p = bytes([1, mask if presence is None else presence])
+    if start is not None: p += ts(start)
+    if installed is not None: p += ts(installed)
+    if pre is not None:
+        p += fstr(pre[0]) + fstr(pre[1]) + fstr(pre[2]) + ts(pre[3]) + fstr(pre[4])
+    if post is not None:
+        p += ts(post[0]) + bytes([STATUS[post[1]] if isinstance(post[1], str) else post[1]])
+        if post[2] is not None: p += struct.pack(">i", post[2])
+    return p
+
+def rejected(reason, file, detail):
+    r = REASONS.index(reason) + 1 if isinstance(reason, str) else reason
+    f = FILES.index(file) if file is None or isinstance(file, str) else file
+    return bytes([2, r, f]) + fstr(detail)
+
+pre_ok = ("CI", "org/repo", "push", 1700000030.0, "123")
 payloads = [
-    b'{"verdict":"valid","installation_start":1700000000.0,"installed":1700000010.0,"pre_job":{"workflow":"CI","repository":"org/repo","event":"push","timestamp":1700000030.0,"workflow_run_id":"123"},"post_job":{"timestamp":1700000090.0,"status":"abnormal","status_info":{"code":-1}}}',
-    b'{"verdict":"valid"}',
-    b'{"verdict":"valid","installed":1e+20}',
-    b'{"verdict":"rejected","reason":"invalid-json","file":"pre-job-metrics.json","detail":"unexpected byte 0x7d at offset 3 in an object"}',
-    b'{"verdict":"rejected","reason":"file-too-large","detail":"x"}',
-    b'{"verdict":"rejected","reason":"worker-timeout","detail":"x"}',
-    b'{"verdict":"rejected","reason":"invalid-json","detail":"\\u0001"}',
-    b'{"verdict":"valid","installed":1700000010}',
-    b'{"verdict":"valid", "installed":1700000010.0}',
-    b'{"verdict":"valid","installed":-0.0}',
-    b'{"verdict":"maybe"}',
-    b'{"installed":1.0,"verdict":"valid"}',
+    valid(1700000000.0, 1700000010.0, pre_ok, (1700000090.0, "abnormal", -1)),     # every part
+    valid(),                                                                       # an empty record
+    valid(installed=1e20),
+    valid(installed=1700000000.0, pre=("Build & Test", "canonical/github-runner-operator", "pull_request",
+                                       1696427232.2253454, "6402137586"), post=(1700000390.25, "normal", None)),
+    valid(pre=('\u00e9\U0001F600\n"\x01\u2028\ufeff', "o/r", "", 5e-324, ""),
+          post=(1.7976931348623157e308, "repo-policy-check-failure", -2147483648)),
+    rejected("invalid-json", "pre-job-metrics.json", "unexpected byte 0x7d at offset 3 in an object"),
+    rejected("file-too-large", None, "x"),
+    rejected("invalid-timestamp", "runner-installed.timestamp", ""),
+    # refused: supervisor-only code, unknown bytes, reserved bits, signs, NaN, bad strings, lengths
+    rejected("worker-timeout", None, "x"),
+    rejected(0x11, 0, "x"), rejected("invalid-json", 5, "x"),
+    rejected("invalid-json", None, "\x01"), rejected("invalid-json", None, "x" * 201),
+    bytes([0, 0]), bytes([3, 0]),
+    valid(installed=1.0, presence=0x22), valid(installed=1.0, presence=0x82), valid(presence=0x10),
+    valid(installed=bits(0x8000000000000000)), valid(installed=-1.0),
+    valid(installed=bits(0x7FF8000000000000)), valid(installed=bits(0x7FF0000000000000)),
+    valid(installed=bits(0xFFF0000000000000)),
+    valid(pre=("CI", "orgrepo", "push", 1.0, "1")), valid(pre=("CI", "org/repo\n", "push", 1.0, "1")),
+    valid(pre=("C\x00I", "o/r", "push", 1.0, "1")), valid(pre=(b"\xc0\xaf", "o/r", "push", 1.0, "1")),
+    valid(pre=(b"\xed\xa0\x80", "o/r", "push", 1.0, "1")),
+    valid(post=(1.0, 4, None)), valid(post=(1.0, 0, 7)),
+    valid(installed=1.0) + b"\x00",                                               # trailing byte
+    bytes([1, 4]) + struct.pack(">H", 300) + b"CI",                                # length past the end
 ]
 for i, p in enumerate(payloads):
     write("FuzzFrame", "seed-w%03d" % i, b"\x00" + frame(p))
@@ -131,8 +187,12 @@ for i, p in enumerate(payloads):
 write("FuzzFrame", "seed-b000", b"\x02" + bytes(range(1, 200)))
 write("FuzzFrame", "seed-b001", b"\x02\x01\x03\x05" + b"detail text")
 write("FuzzFrame", "seed-b002", b"\x02\x3e" + bytes(range(255, 0, -1)))
-write("FuzzFrame", "seed-h000", b"\x00RMF1\xff\xff\xff\xff")
-write("FuzzFrame", "seed-h001", b"\x00RMF1\x00\x00\x00\x02{}")
+write("FuzzFrame", "seed-m000", b"\x03\x3e" + bytes(range(1, 120)) + b"\x00\x0b\xff\x00\x03\x80")
+write("FuzzFrame", "seed-m001", b"\x03\x01\x03\x05" + b"\x00" * 3 + b"\x00\x01\x7f")
+write("FuzzFrame", "seed-h000", b"\x00RMF2\xff\xff\xff\xff")
+write("FuzzFrame", "seed-h001", b"\x00RMF2\x00\x00\x00\x02\x01")
+# the previous protocol's JSON frame: refused at the magic
+write("FuzzFrame", "seed-h002", b'\x00RMF1\x00\x00\x00\x13{"verdict":"valid"}')
 
 # --- JSON-level targets: the suite, the runner files, and hostile documents ----------------
 hostile = [
@@ -144,7 +204,13 @@ hostile = [
     "[9007199254740993]", "[-0]", "[-0.0]", "[123456789012345678901234567890123456789012]",
     "[0.1e1]", "[1E+2]", '"\\u0000"', '"\\/"', "\ufeff[]", "[]\x00", "[\x0c]", "[\u00a0]",
 ]
-json_seeds = list(hostile) + pre_jobs + post_jobs + [p.decode() for p in payloads]
+# JSON objects nested three deep, in the shape of the previous protocol's frame payloads
+nested = [
+    '{"verdict":"valid","installation_start":1700000000.0,"installed":1700000010.0,"pre_job":{"workflow":"CI","repository":"org/repo","event":"push","timestamp":1700000030.0,"workflow_run_id":"123"},"post_job":{"timestamp":1700000090.0,"status":"abnormal","status_info":{"code":-1}}}',
+    '{"verdict":"rejected","reason":"invalid-json","file":"pre-job-metrics.json","detail":"unexpected byte 0x7d at offset 3 in an object"}',
+    '{"verdict":"valid","installed":1e+20}', '{"verdict":"valid", "installed":-0.0}',
+]
+json_seeds = list(hostile) + pre_jobs + post_jobs + nested
 for target in ("FuzzStrictJSON", "FuzzDifferential"):
     for i, h in enumerate(json_seeds):
         write(target, "seed-%03d" % i, h)

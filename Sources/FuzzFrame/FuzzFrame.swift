@@ -1,10 +1,13 @@
 // Target: Frame.decode, the supervisor's reading of a (possibly compromised) worker's frame.
 // Byte 0 selects the mode:
-//   0 mod 3: the rest is the frame as is (header included);
-//   1 mod 3: the rest is the payload; a correct "RMF1" + length header is put in front,
-//            so the fuzzer spends its time on the JSON, not on guessing the length;
-//   2 mod 3: the rest seeds a verdict built in code (a record or a worker-reportable
-//            rejection) and decode(encode(x)) == x is checked for it.
+//   0 mod 4: the rest is the frame as is (header included);
+//   1 mod 4: the rest is the payload; a correct "RMF2" + length header is put in front,
+//            so the fuzzer spends its time on the layout, not on guessing the length;
+//   2 mod 4: the rest seeds a verdict built in code (a record or a worker-reportable
+//            rejection) and decode(encode(x)) == x is checked for it;
+//   3 mod 4: the rest seeds a verdict built in code; its frame is then changed by the
+//            (offset u16, byte) pairs that follow and decoded (near-honest frames: bit flips
+//            in timestamps, lengths, tags, string bytes), header length kept correct.
 // Invariants: every refusal is protocol-violation with a clean "frame: ..." detail; an
 // accepted frame is byte-identical to Frame.encode of what it decoded to (one spelling),
 // its rejection (if any) is worker-reportable with a clean detail, its record passes the
@@ -17,20 +20,28 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let all = input(data, size)
     guard let mode = all.first else { return 0 }
     let rest = UnsafeRawBufferPointer(rebasing: all[1...])
-    switch mode % 3 {
+    switch mode % 4 {
     case 0:
         decodeAndCheck(rest)
     case 1:
-        var frame: [UInt8] = Array("RMF1".utf8)
+        var frame: [UInt8] = Array("RMF2".utf8)
         let n = UInt32(rest.count)
         frame += [UInt8(n >> 24), UInt8((n >> 16) & 0xFF), UInt8((n >> 8) & 0xFF), UInt8(n & 0xFF)]
         frame += rest
         frame.withUnsafeBytes { decodeAndCheck($0) }
-    default:
+    case 2:
         var source = ByteSource(rest)
         let verdict = source.verdict()
         checkFrameRoundTrip(verdict)
         if case .valid(let record) = verdict { checkRecord(record) }
+    default:
+        var source = ByteSource(rest)
+        var frame = Frame.encode(source.verdict())
+        while source.pos + 3 <= source.bytes.count, frame.count > 8 {
+            let at = 8 + Int(UInt16(source.byte()) << 8 | UInt16(source.byte())) % (frame.count - 8)
+            frame[at] = source.byte()
+        }
+        frame.withUnsafeBytes { decodeAndCheck($0) }
     }
     return 0
 }

@@ -54,10 +54,14 @@ public func checkRejection(_ r: Rejection, file: RunnerFile?, allowed: Set<Reaso
     }
 }
 
-/// decode(encode(x)) == x, and the frame stays within the size limit.
+/// decode(encode(x)) == x, the frame stays within the size limit, and its header is "RMF2"
+/// with the payload length (u32 big-endian) of what follows.
 public func checkFrameRoundTrip(_ verdict: WorkerVerdict, source: StaticString = #file, line: UInt = #line) {
     let frame = Frame.encode(verdict)
     check(frame.count <= Frame.maxSize, "frame of \(frame.count) bytes exceeds Frame.maxSize", file: source, line: line)
+    check(frame.count >= 8 && frame[0..<4].elementsEqual("RMF2".utf8), "frame does not start with RMF2", file: source, line: line)
+    check(frame.count >= 8 && Int(frame[4]) << 24 | Int(frame[5]) << 16 | Int(frame[6]) << 8 | Int(frame[7]) == frame.count - 8,
+          "frame header length is not the payload's", file: source, line: line)
     let back: Result<WorkerVerdict, Rejection> = frame.withUnsafeBytes { buffer in
         do throws(Rejection) { return .success(try Frame.decode(buffer)) } catch { return .failure(error) }
     }

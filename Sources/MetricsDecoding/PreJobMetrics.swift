@@ -32,9 +32,7 @@ public struct PreJobMetrics: Equatable, Sendable {
         self.event = try Schema.recordString(event, field: "event")
         self.timestamp = try Schema.timestamp(ts, field: "timestamp")
         self.workflowRunID = try Schema.recordString(runID, field: "workflow_run_id")
-        guard PreJobMetrics.isOwnerSlashRepo(self.repository) else {
-            throw Rejection(.invalidValue, "repository: does not match ^.+/.+$")
-        }
+        try FieldRules.repository(self.repository)
     }
 
     /// `^.+/.+$` with regex semantics (`.` is any scalar but LF; `$` is the end): no LF,

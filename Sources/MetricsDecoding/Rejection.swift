@@ -67,24 +67,36 @@ public struct Rejection: Error, Equatable, Sendable {
     static func sanitize(_ text: String) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(min(text.utf8.count, maxDetailBytes))
-        for scalar in text.unicodeScalars {
-            if out.count == maxDetailBytes { break }
-            let v = scalar.value
-            out.append(v >= 0x20 && v <= 0x7E ? UInt8(v) : UInt8(ascii: "?"))
-        }
+        appendSanitized(text, to: &out)
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// True when `detail` already satisfies the envelope (used by the frame decoder, which
-    /// must refuse, not repair, a bad detail sent by the worker).
-    static func isCleanDetail(_ text: String) -> Bool {
+    /// Appends `sanitize(text)`'s bytes to `out` (the frame encoder writes them in place);
+    /// returns how many. The one implementation of the envelope.
+    @discardableResult
+    static func appendSanitized(_ text: String, to out: inout [UInt8]) -> Int {
         var n = 0
-        for b in text.utf8 {
+        for scalar in text.unicodeScalars {
+            if n == maxDetailBytes { break }
+            let v = scalar.value
+            out.append(v >= 0x20 && v <= 0x7E ? UInt8(v) : UInt8(ascii: "?"))
+            n += 1
+        }
+        return n
+    }
+
+    /// True when a detail's UTF-8 bytes already satisfy the envelope (used by the frame
+    /// decoder, which must refuse, not repair, a bad detail sent by the worker).
+    static func isCleanDetail<Bytes: Sequence<UInt8>>(_ utf8: Bytes) -> Bool {
+        var n = 0
+        for b in utf8 {
             guard b >= 0x20 && b <= 0x7E else { return false }
             n += 1
         }
         return n <= maxDetailBytes
     }
+
+    static func isCleanDetail(_ text: String) -> Bool { isCleanDetail(text.utf8) }
 
     /// The same rejection attributed to a runner file (decoders add it; schema checks do not know it).
     func attributed(to file: RunnerFile) -> Rejection {

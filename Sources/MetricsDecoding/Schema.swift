@@ -1,5 +1,6 @@
-// Shared schema checks for records built from a parsed JSONValue (runner files and the
-// worker frame). Order of checks is fixed so a given input always yields the same code:
+// Shared schema checks for records built from a parsed JSONValue (the runner files).
+// The value rules themselves (no NUL, timestamps) are `FieldRules`, which the frame decoder
+// applies too. Order of checks is fixed so a given input always yields the same code:
 //   1. the value is an object                     -> invalid-value
 //   2. members in source order: unknown key       -> unknown-field
 //                               repeated key      -> duplicate-key (only reachable for
@@ -47,33 +48,23 @@ enum Schema {
         return slots
     }
 
-    /// A record string: must be a JSON string and must not contain U+0000 (C consumers
-    /// and log pipelines would truncate or split on it, giving two readings).
+    /// A record string: a JSON string obeying `FieldRules.recordString` (no U+0000; the
+    /// parser already checked the whole file is well-formed UTF-8).
     static func recordString(_ v: JSONValue, field: String) throws(Rejection) -> String {
         guard case .string(let s) = v else {
             throw Rejection(.invalidValue, "\(field): expected a string, got \(kindName(v))")
         }
-        var offset = 0
-        for b in s.utf8 {
-            if b == 0 {
-                throw Rejection(.invalidValue, "\(field): NUL at byte \(offset) of the value")
-            }
-            offset += 1
-        }
+        try FieldRules.recordString(s.utf8, field: field)
         return s
     }
 
-    /// A timestamp (pydantic NonNegativeFloat upstream): a finite number >= 0.
-    /// A lexeme starting with "-" is refused even for "-0": a sign has no place in a
-    /// timestamp, and -0.0 would print as "-0.0" in the event lines.
+    /// A timestamp: a JSON number obeying `FieldRules.timestamp`, its sign read from the
+    /// lexeme (so "-0" is refused like any negative number).
     static func timestamp(_ v: JSONValue, field: String) throws(Rejection) -> Double {
         guard case .number(let n) = v else {
             throw Rejection(.invalidValue, "\(field): expected a number, got \(kindName(v))")
         }
-        guard n.lexeme.utf8.first != UInt8(ascii: "-"), n.value.isFinite, n.value >= 0 else {
-            throw Rejection(.invalidValue, "\(field): negative timestamp")
-        }
-        return n.value
+        return try FieldRules.timestamp(n.value, signed: n.lexeme.utf8.first == UInt8(ascii: "-"), field: field)
     }
 
     /// Exact member of a closed set of ASCII strings (compared byte for byte).

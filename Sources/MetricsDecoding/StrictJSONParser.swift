@@ -12,7 +12,7 @@
 //   is only bounds-checked in debug builds).
 
 public enum StrictJSON {
-    /// Containers may nest 8 deep; the runner files need 2, the worker frame 3.
+    /// Containers may nest 8 deep; the runner files need 2.
     public static let maxDepth = 8
 
     /// Parses one JSON text. Rejections carry `file == nil`; the caller attributes them.
@@ -21,7 +21,7 @@ public enum StrictJSON {
             throw Rejection(.invalidEncoding, "UTF-8 byte order mark at offset 0")
         }
         if let bad = UTF8Validation.firstError(in: bytes) {
-            throw Rejection(.invalidEncoding, "\(bad.what): byte \(hexByte(bad.byte)) at offset \(bad.offset)")
+            throw Rejection(.invalidEncoding, bad.detail)
         }
         var parser = StrictJSONParser(bytes: bytes)
         return try parser.parseDocument()

@@ -8,6 +8,9 @@ enum UTF8Validation {
         let offset: Int
         let byte: UInt8
         let what: String
+
+        /// "overlong sequence: byte 0xc0 at offset 3", offset within the buffer checked.
+        var detail: String { "\(what): byte \(hexByte(byte)) at offset \(offset)" }
     }
 
     /// Returns the first ill-formed position, or nil when the whole buffer is valid UTF-8.

@@ -42,11 +42,13 @@ func misbehave(_ mode: String) -> Never {
         let chunk = [UInt8](repeating: 0x41, count: 4096)
         while true { _ = chunk.withUnsafeBytes { write(WorkerDescriptor.result, $0.baseAddress, $0.count) } }
     case "malformed-frame":
+        // Not a frame: the previous protocol's magic, then junk ("frame: bad magic").
         let junk = Array("RMF1garbage".utf8)
         _ = junk.withUnsafeBytes { write(WorkerDescriptor.result, $0.baseAddress, $0.count) }
         _exit(0)
     case "invalid-record":
-        // A well-formed frame whose record breaks the schema (repository without a slash).
+        // A well-formed frame whose record fails re-validation (repository without a slash:
+        // "frame: pre_job: invalid-value repository: does not match ^.+/.+$").
         let pre = PreJobMetrics(workflow: "CI", repository: "no-slash", event: "push", timestamp: 1, workflowRunID: "1")
         let frame = Frame.encode(.valid(RunnerRecord(installed: 0, preJob: pre)))
         _ = frame.withUnsafeBytes { write(WorkerDescriptor.result, $0.baseAddress, $0.count) }

@@ -5,13 +5,29 @@ func decodeFrame(_ bytes: [UInt8]) -> Result<WorkerVerdict, Rejection> {
     outcome(bytes) { (b) throws(Rejection) in try Frame.decode(b) }
 }
 
-/// A frame with a correct header around an arbitrary payload.
-func frame(payload: String) -> [UInt8] { frame(payload: Array(payload.utf8)) }
+/// A frame with a correct "RMF2" header around an arbitrary payload.
 func frame(payload: [UInt8]) -> [UInt8] {
-    let n = UInt32(payload.count)
-    return Array("RMF1".utf8) + [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)] + payload
+    Array("RMF2".utf8) + be32(UInt32(payload.count)) + payload
 }
 
+func be16(_ v: UInt16) -> [UInt8] { [UInt8(v >> 8), UInt8(v & 0xFF)] }
+func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+func be64(_ v: UInt64) -> [UInt8] { be32(UInt32(v >> 32)) + be32(UInt32(v & 0xFFFF_FFFF)) }
+func f64(_ d: Double) -> [UInt8] { be64(d.bitPattern) }
+/// A frame string: u16 length + bytes.
+func str(_ bytes: [UInt8]) -> [UInt8] { be16(UInt16(bytes.count)) + bytes }
+func str(_ s: String) -> [UInt8] { str(Array(s.utf8)) }
+
+func fromHex(_ hex: String) -> [UInt8] {
+    var out: [UInt8] = []
+    var it = hex.utf8.filter { $0 != UInt8(ascii: " ") }.makeIterator()
+    while let hi = it.next(), let lo = it.next() {
+        out.append(UInt8(String(decoding: [hi, lo], as: UTF8.self), radix: 16)!)
+    }
+    return out
+}
+
+/// The detail of a refusal, when it is a protocol violation with no file and a clean detail.
 func violation(_ r: Result<WorkerVerdict, Rejection>) -> String? {
     if case .failure(let e) = r, e.code == .protocolViolation, e.file == nil, detailIsClean(e) { return e.detail }
     return nil
@@ -23,29 +39,107 @@ let sampleRecord = RunnerRecord(
                           timestamp: 1_700_000_030, workflowRunID: "123"),
     postJob: PostJobMetrics(timestamp: 1_700_000_090, status: .abnormal, statusInfoCode: -1))
 
+/// Payload of a valid record with every part present (presence 0x1F unless given), each part
+/// given as raw bytes so a test can break one of them. Parts whose bit is clear are left out.
+func recordPayload(
+    presence: UInt8 = 0x1F, installationStart: [UInt8] = f64(1), installed: [UInt8] = f64(2),
+    workflow: [UInt8] = str("CI"), repository: [UInt8] = str("o/r"), event: [UInt8] = str("push"),
+    preTimestamp: [UInt8] = f64(3), runID: [UInt8] = str("1"),
+    postTimestamp: [UInt8] = f64(4), status: [UInt8] = [0x01], code: [UInt8] = be32(7)
+) -> [UInt8] {
+    var p: [UInt8] = [0x01, presence]
+    if presence & 0x01 != 0 { p += installationStart }
+    if presence & 0x02 != 0 { p += installed }
+    if presence & 0x04 != 0 { p += workflow + repository + event + preTimestamp + runID }
+    if presence & 0x08 != 0 { p += postTimestamp + status }
+    if presence & 0x10 != 0 { p += code }
+    return p
+}
+
+/// Payload of a rejection.
+func rejectionPayload(reason: UInt8 = 0x05, file: UInt8 = 0x03, detail: [UInt8] = str("x")) -> [UInt8] {
+    [0x02, reason, file] + detail
+}
+
 @Suite("Worker frame")
 struct FrameTests {
-    @Test func encodingIsPinned() {
-        let bytes = Frame.encode(.valid(sampleRecord))
-        let payload = #"{"verdict":"valid","installation_start":1699999990.25,"installed":1700000000.0,"pre_job":{"workflow":"CI \"0\"\n\#u{E9}\#u{1F600}","repository":"org/repo0","event":"push","timestamp":1700000030.0,"workflow_run_id":"123"},"post_job":{"timestamp":1700000090.0,"status":"abnormal","status_info":{"code":-1}}}"#
-        #expect(bytes == frame(payload: payload))
-        #expect(Frame.encode(.rejected(Rejection(.invalidJSON, file: .preJob, "byte 0x7b at offset 12"))) ==
-            frame(payload: #"{"verdict":"rejected","reason":"invalid-json","file":"pre-job-metrics.json","detail":"byte 0x7b at offset 12"}"#))
-        #expect(Frame.encode(.valid(RunnerRecord())) == frame(payload: #"{"verdict":"valid"}"#))
+    func v(_ payload: [UInt8]) -> String? { violation(decodeFrame(frame(payload: payload))) }
+
+    @Test("the layout is pinned byte for byte")
+    func encodingIsPinned() {
+        let valid = fromHex([
+            "524d4632", "0000004c",                           // "RMF2", payload length 76
+            "01",                                             // verdict: valid
+            "1f",                                             // presence: all four parts + status_info
+            "41d954fc3d900000",                               // installation_start 1699999990.25
+            "41d954fc40000000",                               // installed 1700000000.0
+            "000d", "4349202230220ac3a9f09f9880",             // workflow (13 bytes, raw UTF-8)
+            "0009", "6f72672f7265706f30",                     // repository "org/repo0"
+            "0004", "70757368",                               // event "push"
+            "41d954fc47800000",                               // pre_job timestamp 1700000030.0
+            "0003", "313233",                                 // workflow_run_id "123"
+            "41d954fc56800000",                               // post_job timestamp 1700000090.0
+            "02",                                             // status: abnormal
+            "ffffffff",                                       // status_info.code -1
+        ].joined())
+        #expect(Frame.encode(.valid(sampleRecord)) == valid)
+        #expect(decodeFrame(valid) == .success(.valid(sampleRecord)))
+
+        let rejected = fromHex([
+            "524d4632", "0000001b",                           // "RMF2", payload length 27
+            "02",                                             // verdict: rejected
+            "05",                                             // reason: invalid-json
+            "03",                                             // file: pre-job-metrics.json
+            "0016", "627974652030783762206174206f6666736574203132", // detail (22 bytes)
+        ].joined())
+        let r = Rejection(.invalidJSON, file: .preJob, "byte 0x7b at offset 12")
+        #expect(Frame.encode(.rejected(r)) == rejected)
+        #expect(decodeFrame(rejected) == .success(.rejected(r)))
+
+        #expect(Frame.encode(.valid(RunnerRecord())) == fromHex("524d4632 00000002 01 00"))
+        #expect(Frame.encode(.rejected(Rejection(.fileTooLarge, ""))) == fromHex("524d4632 00000005 02 01 00 0000"))
+        // The post job without status_info: bit 0x10 clear, no code bytes.
+        #expect(Frame.encode(.valid(RunnerRecord(postJob: PostJobMetrics(timestamp: 0, status: .repoPolicyCheckFailure))))
+                == fromHex("524d4632 0000000b 01 08 0000000000000000 03"))
     }
 
-    @Test("encode -> decode is identity for random records")
+    @Test("wire values of every status, reason and file")
+    func wireValues() {
+        for (status, byte) in [(JobStatus.normal, 1), (.abnormal, 2), (.repoPolicyCheckFailure, 3)] as [(JobStatus, UInt8)] {
+            let f = Frame.encode(.valid(RunnerRecord(postJob: PostJobMetrics(timestamp: 0, status: status))))
+            #expect(f.last == byte)
+        }
+        let reasons: [ReasonCode] = [.fileTooLarge, .notRegularFile, .unreadableFile, .invalidEncoding, .invalidJSON,
+                                     .duplicateKey, .unknownField, .missingField, .invalidValue, .invalidTimestamp,
+                                     .notADirectory, .workerCrashed, .workerSandboxViolation, .workerTimeout,
+                                     .protocolViolation, .invalidRunnerName]
+        #expect(reasons.count == ReasonCode.allCases.count)
+        for (i, code) in reasons.enumerated() {
+            #expect(Frame.encode(.rejected(Rejection(code, "")))[9] == UInt8(i + 1))
+            // The first ten, and only they, are the worker-reportable ones.
+            #expect(code.isWorkerReportable == (i < 10))
+        }
+        let files: [RunnerFile?] = [nil, .installationStart, .installed, .preJob, .postJob]
+        #expect(files.count == RunnerFile.allCases.count + 1)
+        for (i, file) in files.enumerated() {
+            #expect(Frame.encode(.rejected(Rejection(.invalidJSON, file: file, "")))[10] == UInt8(i))
+        }
+    }
+
+    @Test("encode -> decode is identity for random records, and re-encoding gives the same bytes")
     func randomRecordsRoundTrip() {
         var g = Gen(seed: 0x5EED_0010)
         for _ in 0..<2000 {
             let record = g.record()
             let bytes = Frame.encode(.valid(record))
             #expect(bytes.count <= Frame.maxSize)
+            #expect(bytes.count == 8 + Frame.payloadCapacity(.valid(record)))
             guard case .success(.valid(let back)) = decodeFrame(bytes) else {
                 Issue.record("rejected: \(decodeFrame(bytes)) for \(record)")
                 continue
             }
             #expect(bitIdentical(back, record))
+            #expect(Frame.encode(.valid(back)) == bytes)
         }
     }
 
@@ -56,18 +150,56 @@ struct FrameTests {
             for file in [nil] + RunnerFile.allCases.map(Optional.some) {
                 for detail in details {
                     let r = Rejection(code, file: file, detail)
-                    #expect(decodeFrame(Frame.encode(.rejected(r))) == .success(.rejected(r)))
+                    let bytes = Frame.encode(.rejected(r))
+                    #expect(bytes.count == 8 + 5 + detail.utf8.count)
+                    #expect(decodeFrame(bytes) == .success(.rejected(r)))
                 }
             }
         }
+        // A detail changed after init is sanitized again on the way out.
+        var r = Rejection(.invalidJSON, "x")
+        r.detail = "\u{E9}\n" + String(repeating: "y", count: 300)
+        #expect(decodeFrame(Frame.encode(.rejected(r))) ==
+                .success(.rejected(Rejection(.invalidJSON, "??" + String(repeating: "y", count: 198)))))
     }
 
-    @Test("every truncation is a protocol violation")
+    /// The reads `decode` makes for the sample record: (what it calls the field, offset, size).
+    static let sampleReads: [(String, Int, Int)] = [
+        ("verdict", 8, 1), ("presence", 9, 1), ("installation_start", 10, 8), ("installed", 18, 8),
+        ("pre_job: workflow", 26, 2), ("pre_job: workflow", 28, 13), ("pre_job: repository", 41, 2),
+        ("pre_job: repository", 43, 9), ("pre_job: event", 52, 2), ("pre_job: event", 54, 4),
+        ("pre_job: timestamp", 58, 8), ("pre_job: workflow_run_id", 66, 2), ("pre_job: workflow_run_id", 68, 3),
+        ("post_job: timestamp", 71, 8), ("post_job: status", 79, 1), ("post_job: status_info.code", 80, 4),
+    ]
+
+    static let rejectionReads: [(String, Int, Int)] = [("verdict", 8, 1), ("reason", 9, 1), ("file", 10, 1),
+                                                       ("detail", 11, 2), ("detail", 13, 1)]
+
+    @Test("every truncation is a protocol violation naming the field that runs past the end")
     func truncations() {
-        for verdict in [WorkerVerdict.valid(sampleRecord), .rejected(Rejection(.unknownField, file: .postJob, "x"))] {
+        let cases: [(WorkerVerdict, [(String, Int, Int)])] = [
+            (.valid(sampleRecord), FrameTests.sampleReads),
+            (.rejected(Rejection(.unknownField, file: .postJob, "x")), FrameTests.rejectionReads),
+        ]
+        for (verdict, reads) in cases {
             let bytes = Frame.encode(verdict)
+            #expect(reads.last.map { $0.1 + $0.2 } == bytes.count)
             for n in 0..<bytes.count {
-                #expect(violation(decodeFrame(Array(bytes[..<n]))) != nil, "length \(n)")
+                // Cut as it is: the header no longer matches.
+                let cut = Array(bytes[..<n])
+                let expected = n < 8 ? "frame: \(n) bytes, shorter than the 8-byte header"
+                    : "frame: header says \(bytes.count - 8) payload bytes, frame has \(n - 8)"
+                #expect(violation(decodeFrame(cut)) == expected, "length \(n)")
+                // Cut with a header that says so: the first read past the end is named.
+                guard n >= 8 else { continue }
+                let fixed = frame(payload: Array(bytes[8..<n]))
+                guard let (field, offset, size) = reads.first(where: { $0.1 + $0.2 > n }) else {
+                    Issue.record("no read past \(n)")
+                    continue
+                }
+                let need = size == 1 ? "1 byte" : "\(size) bytes"
+                #expect(violation(decodeFrame(fixed)) == "frame: \(field): needs \(need) at offset \(offset), \(n - offset) left",
+                        "payload cut to \(n - 8)")
             }
             #expect(decodeFrame(bytes) == .success(verdict))
         }
@@ -76,32 +208,50 @@ struct FrameTests {
     @Test("every extension is a protocol violation, with or without a matching header")
     func extensions() {
         var g = Gen(seed: 0x5EED_0011)
-        let bytes = Frame.encode(.valid(sampleRecord))
-        let payload = Array(bytes[8...])
-        for extra in [[0x00], [0x20], [0x0A], [0x7D], [0xFF]] + (0..<20).map({ _ in
-            (0..<g.int(1...64)).map { _ in UInt8(truncatingIfNeeded: g.rng.next()) }
-        }) as [[UInt8]] {
-            #expect(violation(decodeFrame(bytes + extra)) != nil)
-            // Even with the header telling the right length, trailing bytes are not canonical.
-            #expect(violation(decodeFrame(frame(payload: payload + extra))) != nil)
+        for verdict in [WorkerVerdict.valid(sampleRecord), .valid(RunnerRecord()),
+                        .rejected(Rejection(.invalidValue, file: .installed, "detail"))] {
+            let bytes = Frame.encode(verdict)
+            let payload = Array(bytes[8...])
+            for extra in [[0x00], [0x20], [0x0A], [0x7D], [0xFF]] + (0..<20).map({ _ in
+                (0..<g.int(1...64)).map { _ in UInt8(truncatingIfNeeded: g.rng.next()) }
+            }) as [[UInt8]] {
+                #expect(violation(decodeFrame(bytes + extra)) ==
+                        "frame: header says \(payload.count) payload bytes, frame has \(payload.count + extra.count)")
+                // Even with the header telling the right length, nothing may follow the verdict.
+                let trailing = extra.count == 1 ? "1 byte" : "\(extra.count) bytes"
+                #expect(violation(decodeFrame(frame(payload: payload + extra))) ==
+                        "frame: trailing \(trailing) after the verdict at offset \(bytes.count)")
+            }
         }
     }
 
     @Test func headerRules() {
         let good = Frame.encode(.valid(RunnerRecord()))
-        var badMagic = good
-        badMagic[3] = UInt8(ascii: "2")
-        #expect(violation(decodeFrame(badMagic)) == "frame: bad magic")
+        #expect(good == fromHex("524d4632 00000002 01 00"))
+        for magic in ["RMF1", "RMF3", "rmf2", "\0MF2", "RMF\0"] {
+            var bad = good
+            bad.replaceSubrange(0..<4, with: Array(magic.utf8))
+            #expect(violation(decodeFrame(bad)) == "frame: bad magic", "\(magic)")
+        }
         var longer = good
         longer[7] &+= 1
-        #expect(violation(decodeFrame(longer)) == "frame: header says 20 payload bytes, frame has 19")
+        #expect(violation(decodeFrame(longer)) == "frame: header says 3 payload bytes, frame has 2")
+        var huge = good
+        huge.replaceSubrange(4..<8, with: [0xFF, 0xFF, 0xFF, 0xFF])
+        #expect(violation(decodeFrame(huge)) == "frame: header says 4294967295 payload bytes, frame has 2")
         #expect(violation(decodeFrame([])) == "frame: 0 bytes, shorter than the 8-byte header")
+        #expect(violation(decodeFrame(Array("RMF2".utf8) + [0, 0, 0])) == "frame: 7 bytes, shorter than the 8-byte header")
+        #expect(violation(decodeFrame(frame(payload: []))) == "frame: verdict: needs 1 byte at offset 8, 0 left")
         let big = frame(payload: [UInt8](repeating: 0x20, count: Frame.maxSize - 8 + 1))
         #expect(violation(decodeFrame(big)) == "frame: 8193 bytes, over the 8192-byte limit")
-        let atLimit = frame(payload: #"{"verdict":"rejected","reason":"invalid-json","detail":"x"}"# +
-                            String(repeating: " ", count: Frame.maxSize - 8 - 59))
+        // Exactly at the limit, the size is fine: the layout decides.
+        let atLimit = frame(payload: [0x01, 0x00] + [UInt8](repeating: 0, count: Frame.maxSize - 8 - 2))
         #expect(atLimit.count == Frame.maxSize)
-        #expect(violation(decodeFrame(atLimit)) == "frame: payload is not in canonical form")
+        #expect(violation(decodeFrame(atLimit)) == "frame: trailing \(Frame.maxSize - 10) bytes after the verdict at offset 10")
+        // The JSON frames of the previous protocol are refused at the magic.
+        let json = Array(#"{"verdict":"valid"}"#.utf8)
+        #expect(violation(decodeFrame(Array("RMF1".utf8) + be32(UInt32(json.count)) + json)) == "frame: bad magic")
+        #expect(violation(decodeFrame(frame(payload: json))) == "frame: verdict: unknown tag 0x7b")
     }
 
     @Test("a frame claiming a supervisor-only code is a protocol violation")
@@ -109,54 +259,223 @@ struct FrameTests {
         let r = decodeFrame(Frame.encode(.rejected(Rejection(.workerTimeout, "took too long"))))
         #expect(violation(r) == "frame: invalid-value reason: worker-timeout is not worker-reportable")
         for code in ReasonCode.allCases where !code.isWorkerReportable {
-            #expect(violation(decodeFrame(Frame.encode(.rejected(Rejection(code, "x"))))) != nil, "\(code)")
+            #expect(violation(decodeFrame(Frame.encode(.rejected(Rejection(code, file: .preJob, "x"))))) ==
+                    "frame: invalid-value reason: \(code.rawValue) is not worker-reportable")
         }
     }
 
-    @Test func payloadSchemaViolationsKeepTheInnerReason() {
-        func v(_ payload: String) -> String? { violation(decodeFrame(frame(payload: payload))) }
-        #expect(v(#"{"verdict":"valid","pre_job":{"repository":"a/b","event":"e","timestamp":1.0,"workflow_run_id":"1"}}"#)
-            == "frame: pre_job: missing-field workflow")
-        #expect(v(#"{"verdict":"valid","post_job":{"timestamp":1.0,"status":"fine"}}"#)
-            == "frame: post_job: invalid-value status: not normal, abnormal or repo-policy-check-failure")
-        #expect(v(#"{"verdict":"valid","extra":1}"#) == "frame: unknown-field payload: member 1 has an unknown key of 5 bytes")
-        #expect(v(#"{"verdict":"valid","installed":-1.0}"#) == "frame: invalid-value installed: negative timestamp")
-        #expect(v(#"{"verdict":"valid","installed":"1"}"#) == "frame: invalid-value installed: expected a number, got a string")
-        #expect(v(#"{"verdict":"maybe"}"#) == "frame: invalid-value verdict: not valid or rejected")
-        #expect(v(#"{}"#) == "frame: missing-field verdict")
-        #expect(v(#"[]"#) == "frame: invalid-value payload: expected an object, got an array")
-        #expect(v(#"{"verdict":"valid","verdict":"valid"}"#) == "frame: duplicate-key duplicate object key at offset 19")
-        #expect(v(#"{"verdict":"rejected","detail":"x"}"#) == "frame: missing-field reason")
-        #expect(v(#"{"verdict":"rejected","reason":"nope","detail":"x"}"#) == "frame: invalid-value reason: not a reason code")
-        #expect(v(#"{"verdict":"rejected","reason":"invalid-json","file":"x","detail":"x"}"#)
-            == "frame: invalid-value file: not a runner file name")
-        #expect(v(#"{"verdict":"rejected","reason":"invalid-json","installed":1.0,"detail":"x"}"#)
-            == "frame: unknown-field payload: member 2 has an unknown key of 9 bytes")
-        #expect(v("{\"verdict\":\"valid\"}\u{FF}") != nil)
+    @Test("unknown verdict, status, reason and file bytes are refused")
+    func unknownBytes() {
+        for tag: UInt8 in [0x00, 0x03, 0x7B, 0xFF] {
+            #expect(v([tag, 0x00]) == "frame: verdict: unknown tag \(hexByte(tag))")
+        }
+        for status: UInt8 in [0x00, 0x04, 0x80, 0xFF] {
+            #expect(v(recordPayload(presence: 0x08, status: [status])) ==
+                    "frame: post_job: invalid-value status: unknown status byte \(hexByte(status))")
+        }
+        for reason: UInt8 in [0x00, 0x11, 0x7F, 0xFF] {
+            #expect(v(rejectionPayload(reason: reason)) == "frame: invalid-value reason: unknown reason byte \(hexByte(reason))")
+        }
+        for file: UInt8 in [0x05, 0x10, 0xFF] {
+            #expect(v(rejectionPayload(file: file)) == "frame: invalid-value file: unknown file byte \(hexByte(file))")
+        }
+        #expect(v(recordPayload()) == nil)
+        #expect(v(rejectionPayload(file: 0x00)) == nil)
+        #expect(v(rejectionPayload(file: 0x04)) == nil)
+    }
+
+    @Test("presence: reserved bits, and status_info only with post_job")
+    func presenceBits() {
+        for bit: UInt8 in [0x20, 0x40, 0x80] {
+            #expect(v(recordPayload(presence: 0x1F | bit)) == "frame: presence: reserved bits \(hexByte(bit)) set")
+            #expect(v([0x01, bit]) == "frame: presence: reserved bits \(hexByte(bit)) set")
+        }
+        #expect(v([0x01, 0xFF]) == "frame: presence: reserved bits 0xe0 set")
+        #expect(v(recordPayload(presence: 0x10)) == "frame: presence: status_info bit without post_job")
+        #expect(v(recordPayload(presence: 0x17)) == "frame: presence: status_info bit without post_job")
+        // Every combination of the five defined bits is a valid record.
+        for presence: UInt8 in 0..<0x20 where presence & 0x10 == 0 || presence & 0x08 != 0 {
+            guard case .success(.valid(let record)) = decodeFrame(frame(payload: recordPayload(presence: presence))) else {
+                Issue.record("presence \(presence) refused")
+                continue
+            }
+            #expect((record.installationStart != nil) == (presence & 0x01 != 0))
+            #expect((record.installed != nil) == (presence & 0x02 != 0))
+            #expect((record.preJob != nil) == (presence & 0x04 != 0))
+            #expect((record.postJob != nil) == (presence & 0x08 != 0))
+            #expect((record.postJob?.statusInfoCode != nil) == (presence & 0x10 != 0))
+        }
+    }
+
+    @Test("timestamps: finite, sign bit clear (no -0.0, no NaN or infinity, of either sign)")
+    func timestampBits() {
+        let negative: [UInt64] = [
+            0x8000_0000_0000_0000,            // -0.0
+            (-1.0).bitPattern, (-5e-324).bitPattern, (-Double.greatestFiniteMagnitude).bitPattern,
+        ]
+        let notFinite: [UInt64] = [
+            0x7FF0_0000_0000_0000, 0xFFF0_0000_0000_0000,   // +inf, -inf
+            0x7FF8_0000_0000_0000, 0xFFF8_0000_0000_0000,   // quiet NaN, both signs
+            0x7FF0_0000_0000_0001, 0x7FFF_FFFF_FFFF_FFFF,   // signalling NaN, NaN with every payload bit
+        ]
+        let fine: [Double] = [0, 5e-324, 2.2250738585072014e-308, 1_700_000_000.5, .greatestFiniteMagnitude]
+        typealias Place = (String, ([UInt8]) -> [UInt8])
+        let places: [Place] = [
+            ("installation_start", { recordPayload(installationStart: $0) }),
+            ("installed", { recordPayload(installed: $0) }),
+            ("pre_job: invalid-value timestamp", { recordPayload(preTimestamp: $0) }),
+            ("post_job: invalid-value timestamp", { recordPayload(postTimestamp: $0) }),
+        ]
+        for (name, payload) in places {
+            let prefix = name.hasPrefix("p") ? "frame: \(name)" : "frame: invalid-value \(name)"
+            for bits in negative {
+                #expect(v(payload(be64(bits))) == prefix + ": negative timestamp", "\(name) \(bits)")
+            }
+            for bits in notFinite {
+                #expect(v(payload(be64(bits))) == prefix + ": not a finite number", "\(name) \(bits)")
+            }
+            for d in fine {
+                #expect(v(payload(f64(d))) == nil, "\(name) \(d)")
+            }
+        }
+    }
+
+    @Test("strings: well-formed UTF-8, no NUL, repository owner/name, lengths within the frame")
+    func strings() {
+        let illFormed: [([UInt8], String)] = [
+            ([0xC0, 0xAF], "overlong sequence: byte 0xc0 at offset 0"),
+            ([0x61, 0xE0, 0x80, 0xAF], "overlong sequence: byte 0x80 at offset 2"),
+            ([0x80], "unexpected continuation byte: byte 0x80 at offset 0"),
+            ([0x61, 0x62, 0xED, 0xA0, 0x80], "encoded surrogate: byte 0xa0 at offset 3"),
+            ([0xF4, 0x90, 0x80, 0x80], "code point above U+10FFFF: byte 0x90 at offset 1"),
+            ([0xF5, 0x80, 0x80, 0x80], "byte never valid in UTF-8: byte 0xf5 at offset 0"),
+            ([0x61, 0xE2, 0x82], "truncated sequence: byte 0xe2 at offset 1"),
+            ([0xFF], "byte never valid in UTF-8: byte 0xff at offset 0"),
+        ]
+        typealias Place = (String, ([UInt8]) -> [UInt8])
+        let places: [Place] = [
+            ("workflow", { recordPayload(workflow: str($0)) }),
+            ("repository", { recordPayload(repository: str($0)) }),
+            ("event", { recordPayload(event: str($0)) }),
+            ("workflow_run_id", { recordPayload(runID: str($0)) }),
+        ]
+        for (field, payload) in places {
+            for (value, what) in illFormed {
+                #expect(v(payload(value)) == "frame: pre_job: invalid-encoding \(field): \(what) of the value")
+            }
+            #expect(v(payload(Array("o/\0r".utf8))) == "frame: pre_job: invalid-value \(field): NUL at byte 2 of the value")
+            #expect(v(payload([0])) == "frame: pre_job: invalid-value \(field): NUL at byte 0 of the value")
+            // Encoding is checked before NUL, as in a runner file.
+            #expect(v(payload([0, 0xFF])) == "frame: pre_job: invalid-encoding \(field): byte never valid in UTF-8: byte 0xff at offset 1 of the value")
+        }
+        for repository in ["", "no-slash", "/x", "x/", "/", "a/b\n", "\na/b", "a\n/b"] {
+            #expect(v(recordPayload(repository: str(repository))) ==
+                    "frame: pre_job: invalid-value repository: does not match ^.+/.+$", "\(repository)")
+        }
+        for repository in ["a/b", "///", "a//", "\u{E9}/\u{1F600}", "a/b/c", "a\r/b"] {
+            #expect(v(recordPayload(repository: str(repository))) == nil, "\(repository)")
+        }
+        // Empty strings and every other scalar are fine where the JSON allows them.
+        #expect(v(recordPayload(workflow: str(""), event: str("\u{FEFF}\u{7F}\u{1}\n"), runID: str(""))) == nil)
+        // A length past the end of the frame (payload 57 bytes: the workflow bytes start at 28).
+        #expect(v(recordPayload(workflow: be16(300) + Array("CI".utf8))) ==
+                "frame: pre_job: workflow: needs 300 bytes at offset 28, 37 left")
+        #expect(v(recordPayload(workflow: be16(0xFFFF) + Array("CI".utf8))) ==
+                "frame: pre_job: workflow: needs 65535 bytes at offset 28, 37 left")
+        // A length one short: the last byte is left over (pre_job alone, so it is the last part).
+        #expect(v(recordPayload(presence: 0x04, runID: be16(1) + Array("12".utf8))) ==
+                "frame: trailing 1 byte after the verdict at offset 36")
+        // A length one long swallows the next field's first byte; what follows no longer fits.
+        #expect(v(recordPayload(presence: 0x04, runID: be16(3) + Array("12".utf8))) ==
+                "frame: pre_job: workflow_run_id: needs 3 bytes at offset 35, 2 left")
     }
 
     @Test func rejectedDetailMustBeShortPrintableASCII() {
-        func v(_ detail: String) -> String? {
-            violation(decodeFrame(frame(payload: #"{"verdict":"rejected","reason":"invalid-json","detail":"# + detail + "}")))
-        }
+        func v(_ detail: [UInt8]) -> String? { self.v(rejectionPayload(detail: str(detail))) }
         let bad = "frame: invalid-value detail: not a string of at most 200 printable ASCII bytes"
-        #expect(v("\"" + String(repeating: "x", count: 201) + "\"") == bad)
-        #expect(v(#""a\u0001""#) == bad)
-        #expect(v(#""a\n""#) == bad)
-        #expect(v(#""\u00e9""#) == bad)
-        #expect(v("1") == bad)
-        #expect(v("\"" + String(repeating: "x", count: 200) + "\"") == nil)
+        #expect(v([UInt8](repeating: UInt8(ascii: "x"), count: 201)) == bad)
+        #expect(v(Array("a\u{1}".utf8)) == bad)
+        #expect(v(Array("a\n".utf8)) == bad)
+        #expect(v(Array("a\u{7F}".utf8)) == bad)
+        #expect(v(Array("\u{E9}".utf8)) == bad)
+        #expect(v([0x61, 0x00]) == bad)
+        #expect(v([0xFF]) == bad)
+        #expect(v([UInt8](repeating: UInt8(ascii: "x"), count: 200)) == nil)
+        #expect(v([]) == nil)
+        #expect(v(Array(" ~".utf8)) == nil)
+        #expect(self.v(rejectionPayload(detail: be16(10) + Array("abc".utf8))) == "frame: detail: needs 10 bytes at offset 13, 3 left")
+        #expect(self.v(rejectionPayload(detail: [0x00])) == "frame: detail: needs 2 bytes at offset 11, 1 left")
     }
 
-    @Test func nonCanonicalSpellingsAreRefused() {
-        func v(_ payload: String) -> String? { violation(decodeFrame(frame(payload: payload))) }
-        let msg = "frame: payload is not in canonical form"
-        #expect(v(#"{"verdict": "valid"}"#) == msg)
-        #expect(v(#"{"installed":1.0,"verdict":"valid"}"#) == msg)
-        #expect(v(#"{"verdict":"valid","installed":1}"#) == msg)
-        #expect(v(#"{"verdict":"valid","installed":1.0e0}"#) == msg)
-        #expect(v(#"{"verdict":"\u0076alid"}"#) == msg)
-        #expect(v(#"{"verdict":"valid","installed":1.0}"#) == nil)
+    @Test("the frame and the runner files apply the same rule, with the same detail")
+    func rulesAreShared() {
+        // NUL in a record string.
+        #expect(preJobOutcome(preJobText(replacing: "event", with: #""p\u0000""#)) ==
+                .failure(Rejection(.invalidValue, file: .preJob, "event: NUL at byte 1 of the value")))
+        #expect(v(recordPayload(event: str([0x70, 0x00]))) == "frame: pre_job: invalid-value event: NUL at byte 1 of the value")
+        // The repository pattern.
+        #expect(preJobOutcome(preJobText(replacing: "repository", with: #""org/""#)) ==
+                .failure(Rejection(.invalidValue, file: .preJob, "repository: does not match ^.+/.+$")))
+        #expect(v(recordPayload(repository: str("org/"))) == "frame: pre_job: invalid-value repository: does not match ^.+/.+$")
+        // A negative timestamp: "-0" in JSON, the sign bit in the frame.
+        #expect(preJobOutcome(preJobText(replacing: "timestamp", with: "-0")) ==
+                .failure(Rejection(.invalidValue, file: .preJob, "timestamp: negative timestamp")))
+        #expect(v(recordPayload(preTimestamp: f64(-0.0))) == "frame: pre_job: invalid-value timestamp: negative timestamp")
+        #expect(postJobOutcome(#"{"timestamp":-1.5,"status":"normal"}"#) ==
+                .failure(Rejection(.invalidValue, file: .postJob, "timestamp: negative timestamp")))
+        #expect(v(recordPayload(postTimestamp: f64(-1.5))) == "frame: post_job: invalid-value timestamp: negative timestamp")
+        // Ill-formed UTF-8: the same validator and wording, offsets within the file or the value.
+        let file = Array(#"{"workflow":""#.utf8) + [0xC0, 0xAF] + Array(#""}"#.utf8)
+        #expect(rejection(file) { (b) throws(Rejection) in try RunnerFileDecoder.decodePreJob(b) } ==
+                Rejection(.invalidEncoding, file: .preJob, "overlong sequence: byte 0xc0 at offset 13"))
+        #expect(v(recordPayload(workflow: str([0xC0, 0xAF]))) ==
+                "frame: pre_job: invalid-encoding workflow: overlong sequence: byte 0xc0 at offset 0 of the value")
+    }
+
+    @Test("one spelling: every single-byte change of a frame is refused or re-encodes to itself")
+    func singleByteChanges() {
+        for verdict in [WorkerVerdict.valid(sampleRecord),
+                        .rejected(Rejection(.missingField, file: .postJob, "status"))] {
+            let good = Frame.encode(verdict)
+            var accepted = 0
+            for i in 0..<good.count {
+                for b in 0...255 where UInt8(b) != good[i] {
+                    var changed = good
+                    changed[i] = UInt8(b)
+                    switch decodeFrame(changed) {
+                    case .success(let other):
+                        accepted += 1
+                        #expect(other != verdict || changed == good)
+                        #expect(Frame.encode(other) == changed, "byte \(i) = \(b)")
+                    case .failure(let e):
+                        #expect(e.code == .protocolViolation && e.file == nil && e.detail.hasPrefix("frame: ") && detailIsClean(e),
+                                "byte \(i) = \(b): \(e)")
+                    }
+                }
+            }
+            #expect(accepted > 0) // e.g. other timestamp bits, other string bytes
+        }
+    }
+
+    @Test("random byte strings behind a valid header: refused cleanly, or accepted in their one spelling")
+    func randomPayloads() {
+        var g = Gen(seed: 0x5EED_0012)
+        var accepted = 0
+        for _ in 0..<20_000 {
+            var payload = (0..<g.int(0...40)).map { _ in UInt8(truncatingIfNeeded: g.rng.next()) }
+            // Steer the first bytes toward the two tags and small presence masks.
+            if !payload.isEmpty && g.chance(80) { payload[0] = UInt8(g.int(1...2)) }
+            if payload.count > 1 && g.chance(60) { payload[1] = UInt8(g.int(0...0x1F)) }
+            let f = frame(payload: payload)
+            switch decodeFrame(f) {
+            case .success(let verdict):
+                accepted += 1
+                #expect(Frame.encode(verdict) == f)
+            case .failure(let e):
+                #expect(e.code == .protocolViolation && e.file == nil && e.detail.hasPrefix("frame: ") && detailIsClean(e))
+            }
+        }
+        #expect(accepted > 0)
     }
 
     @Test("frames of the largest runner files fit in Frame.maxSize")
@@ -177,8 +496,13 @@ struct FrameTests {
                 continue
             }
             record.preJob = p
+            record.postJob = PostJobMetrics(timestamp: 1, status: .normal, statusInfoCode: .min)
             let bytes = Frame.encode(.valid(record))
-            #expect(bytes.count <= 8 + 2 * runnerFileSizeLimit)
+            // Each string costs its bytes + 2, every other part a fixed size: header 8, verdict and
+            // presence 2, two timestamps 16, the pre-job's lengths and timestamp 16, the post job
+            // 13, around the strings of one pre-job file (fewer bytes than the file).
+            #expect(bytes.count <= 8 + 2 + 16 + 16 + 13 + runnerFileSizeLimit)
+            #expect(bytes.count <= Frame.maxSize)
             #expect(decodeFrame(bytes) == .success(.valid(record)))
         }
     }

@@ -21,12 +21,6 @@ struct FuzzRegressionTests {
         outcome(frame) { (b) throws(Rejection) in try Frame.decode(b) }
     }
 
-    func frame(payload: String) -> [UInt8] {
-        let p = Array(payload.utf8)
-        let n = UInt32(p.count)
-        return Array("RMF1".utf8) + [UInt8(n >> 24), UInt8((n >> 16) & 0xFF), UInt8((n >> 8) & 0xFF), UInt8(n & 0xFF)] + p
-    }
-
     // MARK: - Strict parser
 
     @Test("a 100 000-deep array is invalid-json at depth 9, not a stack overflow")
@@ -154,22 +148,29 @@ struct FuzzRegressionTests {
         #expect(frameOutcome(Frame.encode(.rejected(rejected))) == .success(.rejected(rejected)))
     }
 
-    @Test("frames that are valid JSON but not our spelling are protocol violations")
-    func nonCanonicalFrames() {
-        for payload in [#"{"verdict":"valid","installed":1700000010}"#,
-                        #"{"verdict":"valid", "installed":1700000010.0}"#,
-                        #"{"installed":1.0,"verdict":"valid"}"#,
-                        #"{"verdict":"valid","installed":1e20}"#] {
-            #expect(frameOutcome(frame(payload: payload)) ==
-                    .failure(Rejection(.protocolViolation, "frame: payload is not in canonical form")), "\(payload)")
+    @Test("frames of the previous JSON protocol (RMF1) are protocol violations")
+    func jsonFrames() {
+        for payload in [#"{"verdict":"valid","installed":1700000010.0}"#,
+                        #"{"verdict":"valid","installed":-0.0}"#,
+                        #"{"verdict":"rejected","reason":"worker-timeout","detail":"x"}"#,
+                        #"{"verdict":"rejected","reason":"invalid-json","detail":"\u0001"}"#] {
+            let p = Array(payload.utf8)
+            #expect(frameOutcome(Array("RMF1".utf8) + be32(UInt32(p.count)) + p) ==
+                    .failure(Rejection(.protocolViolation, "frame: bad magic")), "\(payload)")
+            #expect(frameOutcome(frame(payload: p)) ==
+                    .failure(Rejection(.protocolViolation, "frame: verdict: unknown tag 0x7b")), "\(payload)")
         }
-        #expect(code(frameOutcome(frame(payload: #"{"verdict":"valid","installed":-0.0}"#))) == .protocolViolation)
-        #expect(code(frameOutcome(frame(payload: #"{"verdict":"rejected","reason":"worker-timeout","detail":"x"}"#)))
-                == .protocolViolation)
-        #expect(code(frameOutcome(frame(payload: #"{"verdict":"rejected","reason":"invalid-json","detail":"\u0001"}"#)))
-                == .protocolViolation)
-        #expect(code(frameOutcome(Array("RMF1".utf8) + [0xFF, 0xFF, 0xFF, 0xFF])) == .protocolViolation)
-        #expect(frameOutcome(frame(payload: #"{"verdict":"valid","installed":1e+20}"#)) ==
+        #expect(frameOutcome(Array("RMF1".utf8) + [0xFF, 0xFF, 0xFF, 0xFF]) ==
+                .failure(Rejection(.protocolViolation, "frame: bad magic")))
+        #expect(frameOutcome(Array("RMF2".utf8) + [0xFF, 0xFF, 0xFF, 0xFF]) ==
+                .failure(Rejection(.protocolViolation, "frame: header says 4294967295 payload bytes, frame has 0")))
+        // What the probe worker's "malformed-frame" mode writes.
+        #expect(frameOutcome(Array("RMF1garbage".utf8)) == .failure(Rejection(.protocolViolation, "frame: bad magic")))
+        // And its "invalid-record" mode: a well-formed frame whose record fails re-validation.
+        let noSlash = PreJobMetrics(workflow: "CI", repository: "no-slash", event: "push", timestamp: 1, workflowRunID: "1")
+        #expect(frameOutcome(Frame.encode(.valid(RunnerRecord(installed: 0, preJob: noSlash)))) ==
+                .failure(Rejection(.protocolViolation, "frame: pre_job: invalid-value repository: does not match ^.+/.+$")))
+        #expect(frameOutcome(frame(payload: fromHex("01 02 4415af1d78b58c40"))) ==
                 .success(.valid(RunnerRecord(installed: 1e20))))
     }
 }

@@ -24,6 +24,8 @@ struct WorkerFailureCase: Sendable, CustomTestStringConvertible {
     var mode: String
     var reason: String?   // nil: issued
     var ending: Ending
+    /// The audit detail, where it is the supervisor's reading of a frame.
+    var detail: String? = nil
     var testDescription: String { mode }
 
     static let sigsys = 31
@@ -52,8 +54,10 @@ struct WorkerFailureCase: Sendable, CustomTestStringConvertible {
         WorkerFailureCase(mode: "exit-71", reason: "worker-crashed", ending: .exitStatus(71)),
         WorkerFailureCase(mode: "loop", reason: "worker-timeout", ending: .killedForTime),
         WorkerFailureCase(mode: "flood", reason: "protocol-violation", ending: .signal(9)),
-        WorkerFailureCase(mode: "malformed-frame", reason: "protocol-violation", ending: .exitStatus(0)),
-        WorkerFailureCase(mode: "invalid-record", reason: "protocol-violation", ending: .exitStatus(0)),
+        WorkerFailureCase(mode: "malformed-frame", reason: "protocol-violation", ending: .exitStatus(0),
+                          detail: "frame: bad magic"),
+        WorkerFailureCase(mode: "invalid-record", reason: "protocol-violation", ending: .exitStatus(0),
+                          detail: "frame: pre_job: invalid-value repository: does not match ^.+/.+$"),
         WorkerFailureCase(mode: "exit-without-frame", reason: "protocol-violation", ending: .exitStatus(0)),
         WorkerFailureCase(mode: "honest", reason: nil, ending: .none),
     ]
@@ -174,6 +178,7 @@ struct TrackedRun {
         #expect(tree.quarantined().count == names.count)
         for entry in tree.auditEntries {
             #expect(entry["file"] == nil, "a worker failure names no runner file")
+            if let detail = item.detail { #expect(entry["detail"] as? String == detail, "\(entry)") }
             let evidence = try #require(entry["evidence"] as? String)
             #expect(tree.exists(evidence + "/pre-job-metrics.json"), "evidence moved intact")
             let signal = entry["signal"] as? Int, status = entry["exit_status"] as? Int
