@@ -38,7 +38,7 @@ public enum ForkServerExit {
     public static let configuration: Int32 = 65
     public static let seccomp: Int32 = 66
     public static let capabilities: Int32 = 67
-    public static let revision: Int32 = 78
+    public static let revision: Int32 = 68
     public static let setID: Int32 = 69
     public static let limits: Int32 = 71
     public static let childSignals: Int32 = 72
