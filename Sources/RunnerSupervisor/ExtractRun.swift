@@ -127,6 +127,10 @@ public final class ExtractRun {
         var cursor = 0
         var inFlight: [Int32: (name: String, facts: RunnerFacts)] = [:]
         var completed = 0
+        // The span from the first worker to the last verdict (flushes included).
+        let workersStart = Sys.monotonicSeconds()
+        var workersEnd = 0.0
+        defer { summary.phaseSeconds["workers"] = workersEnd - workersStart }
         do throws(SystemError) {
             let pool = try WorkerPool(server: server, jobs: config.jobs, timeout: config.workerTimeout)
             try pool.run(
@@ -158,7 +162,9 @@ public final class ExtractRun {
                 },
                 shouldStop: { Interrupt.requested }
             )
+            workersEnd = Sys.monotonicSeconds()
         } catch {
+            workersEnd = Sys.monotonicSeconds()
             fail("worker pool: \(error); the runners not finished are kept")
             summary.kept += names.count - cursor + inFlight.count
             cursor = names.count
@@ -375,7 +381,11 @@ public final class ExtractRun {
     /// Makes the batch's renames and unlinks durable, then empties the journal (keeping only
     /// runners whose events are out but whose deletion failed).
     func finish() {
+        let tailStart = Sys.monotonicSeconds()
         collectDeletions()
+        // After the last batch was made durable: its deletions and whatever the deletion
+        // thread had queued, which nothing overlaps any more.
+        account("deletion_tail", since: tailStart)
         let start = Sys.monotonicSeconds()
         defer { account("directory_fsync_and_journal", since: start) }
         for directory in [config.runnerFSDir, config.imagesDir, config.quarantineDir] {
