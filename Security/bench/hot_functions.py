@@ -84,10 +84,15 @@ def trace_entries(work, runners):
         finally:
             os.close(fd)
 
-    write("uprobe_events", "")
-    for probe in probes:
-        write("uprobe_events", probe, append=True)
+    # Only this script's own probes are added and removed, and the buffer size is restored:
+    # tracefs is the whole machine's.
+    with open(os.path.join(TRACING, "buffer_size_kb")) as f:
+        buffer_size = f.read().split()[0]
+    added = []
     try:
+        for probe in probes:
+            write("uprobe_events", probe, append=True)
+            added.append(probe.split()[0][2:])  # "p:rmhot/fN ..." -> "rmhot/fN"
         write("buffer_size_kb", "65536")
         write("trace", "")
         write("events/rmhot/enable", "1")
@@ -96,7 +101,11 @@ def trace_entries(work, runners):
         with open(os.path.join(TRACING, "trace")) as f:
             trace = f.read()
     finally:
-        write("uprobe_events", "")
+        if added:
+            write("events/rmhot/enable", "0")
+        for event in added:
+            write("uprobe_events", f"-:{event}\n", append=True)
+        write("buffer_size_kb", buffer_size)
     entered = collections.defaultdict(list)
     for line in trace.splitlines():
         m = re.match(r"\s*\S+-(\d+)\s+\[\d+\]\s+\S+\s+[\d.]+:\s+(f\d+):", line)
@@ -106,7 +115,8 @@ def trace_entries(work, runners):
 
 
 def order_from(entered):
-    server = min(entered)  # the first process traced: the fork server
+    # The fork server is the process that entered its loop; workers start inside it.
+    server = next(pid for pid, names in entered.items() if any("ForkServerLoop" in n and "serve" in n for n in names))
     workers = [pid for pid in entered if pid != server]
     ran, first = collections.Counter(), {}
     for pid in workers:

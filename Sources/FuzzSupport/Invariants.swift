@@ -75,8 +75,9 @@ public func checkFrameRoundTrip(_ verdict: WorkerVerdict, source: StaticString =
     }
 }
 
-/// An accepted record: timestamps finite and >= 0 (never -0.0), strings without NUL, the
-/// repository shaped owner/repo, the frame round trip, and the event lines re-parse with
+/// An accepted record: timestamps finite and >= 0 (never -0.0), strings without NUL and
+/// together no longer than a runner file holds, the repository shaped owner/repo, the frame
+/// round trip, and the event lines re-parse with
 /// the strict parser to the same values.
 public func checkRecord(_ record: RunnerRecord, source: StaticString = #file, line: UInt = #line) {
     func ts(_ v: Double?, _ name: String) {
@@ -92,6 +93,9 @@ public func checkRecord(_ record: RunnerRecord, source: StaticString = #file, li
         }
         check(!pre.repository.utf8.contains(0x0A) && pre.repository.utf8.dropFirst().dropLast().contains(UInt8(ascii: "/")),
               "repository does not match ^.+/.+$", file: source, line: line)
+        // What one runner file can hold: 1024 bytes less the 77 of the shortest rest.
+        let stringBytes = [pre.workflow, pre.repository, pre.event, pre.workflowRunID].reduce(0) { $0 + $1.utf8.count }
+        check(stringBytes <= runnerFileSizeLimit - 77, "pre-job strings of \(stringBytes) bytes", file: source, line: line)
     }
     if let post = record.postJob { ts(post.timestamp, "post-job") }
     checkFrameRoundTrip(.valid(record), source: source, line: line)

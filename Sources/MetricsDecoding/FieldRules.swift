@@ -27,6 +27,22 @@ enum FieldRules {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// The most UTF-8 bytes the four strings of a pre-job record hold together: its file is at
+    /// most `runnerFileSizeLimit` bytes, the shortest spelling of everything else,
+    /// `{"workflow":"","repository":"","event":"","timestamp":0,"workflow_run_id":""}`, takes
+    /// 77, and a decoded string is never longer than its JSON spelling (an escape stands for
+    /// fewer bytes than it is written with). A record over it did not come from a runner file.
+    static var preJobStringBytes: Int { runnerFileSizeLimit - 77 }
+
+    /// The four pre-job strings fit in one runner file (`preJobStringBytes`).
+    static func preJobStrings(_ strings: String...) throws(Rejection) {
+        var total = 0
+        for string in strings { total += string.utf8.count }
+        guard total <= preJobStringBytes else {
+            throw Rejection(.invalidValue, "strings: \(total) bytes, more than a \(runnerFileSizeLimit)-byte file holds (\(preJobStringBytes))")
+        }
+    }
+
     /// `repository` matches `^.+/.+$` (`PreJobMetrics.isOwnerSlashRepo`).
     static func repository(_ s: String) throws(Rejection) {
         guard PreJobMetrics.isOwnerSlashRepo(s) else {

@@ -239,6 +239,7 @@ public enum Frame {
                 let event = try reader.string("event")
                 let timestamp = try reader.timestamp("timestamp")
                 let runID = try reader.string("workflow_run_id")
+                try FieldRules.preJobStrings(workflow, repository, event, runID)
                 record.preJob = PreJobMetrics(workflow: workflow, repository: repository, event: event,
                                               timestamp: timestamp, workflowRunID: runID)
             } catch {

@@ -18,6 +18,11 @@ public final class ExtractRun {
     var owedDeletion: Set<String> = []
     /// Deletes on its own thread (Janitor.swift).
     let janitor = Janitor()
+    /// The journal or the metrics log failed to take a batch. No later batch is attempted:
+    /// after a failed fsync the kernel may report the next fsync of the same file as a success
+    /// although the failed batch's pages never reached the disk. The run stops starting
+    /// workers and keeps every runner not yet durable.
+    var durabilityFailed = false
 
     var journal: Journal!
     var metricsLog: AppendLog!
@@ -135,7 +140,7 @@ public final class ExtractRun {
             let pool = try WorkerPool(server: server, jobs: config.jobs, timeout: config.workerTimeout)
             try pool.run(
                 next: {
-                    while cursor < names.count && !Interrupt.requested {
+                    while cursor < names.count && !Interrupt.requested && !durabilityFailed {
                         let name = names[cursor]
                         cursor += 1
                         switch open(name) {
@@ -160,7 +165,7 @@ public final class ExtractRun {
                         pending.removeAll(keepingCapacity: true)
                     }
                 },
-                shouldStop: { Interrupt.requested }
+                shouldStop: { Interrupt.requested || durabilityFailed }
             )
             workersEnd = Sys.monotonicSeconds()
         } catch {
@@ -174,6 +179,9 @@ public final class ExtractRun {
             summary.interrupted = true
             summary.kept += names.count - cursor
             diagnostics.emit(.warning, "interrupted: \(names.count - cursor) runners not started are kept")
+        } else if durabilityFailed {
+            summary.kept += names.count - cursor
+            diagnostics.emit(.warning, "stopped after the failure above: \(names.count - cursor) runners not started are kept")
         }
     }
 
@@ -232,6 +240,10 @@ public final class ExtractRun {
     /// The per-batch protocol of Security/DURABILITY.md.
     func flush(_ unordered: [Pending]) {
         guard !unordered.isEmpty else { return }
+        if durabilityFailed {
+            summary.kept += unordered.count
+            return
+        }
         // Workers finish in any order; lines go out in runner-name order within a batch so a
         // run's output does not depend on scheduling.
         let batch = unordered.sorted { $0.location.name < $1.location.name }
@@ -245,6 +257,7 @@ public final class ExtractRun {
         do throws(SystemError) { logState = try metricsLog.ensureCurrent() } catch {
             fail("metrics log: \(error)")
             summary.kept += batch.count
+            durabilityFailed = true
             return
         }
         var offset = logState.size
@@ -285,6 +298,7 @@ public final class ExtractRun {
             account("journal", since: journalStart)
         } catch {
             fail("journal: \(error); the batch is kept")
+            durabilityFailed = true
             summary.kept += issues.count + quarantines.count
             return
         }
@@ -313,6 +327,7 @@ public final class ExtractRun {
             }
         } catch {
             fail("metrics log: \(error); the batch's runners are kept for the next run")
+            durabilityFailed = true
             summary.kept += issues.count
             // The lines may already be readable in the page cache (and shipped) if the write
             // went through and the fsync failed: keep their intents, so the next run's

@@ -27,6 +27,9 @@ public struct RunnerLocation: Sendable {
     /// released with the last reference.
     func unmount() throws(SystemError) {
         if rm_umount2(directoryPath, rm_umount_nofollow) == 0 { return }
+        // Mounted when the run looked, not any more (someone unmounted it meanwhile): nothing
+        // to undo, and the directory is removed as usual.
+        if errno == EINVAL, !isMounted() { return }
         if errno == EBUSY, rm_umount2(directoryPath, rm_umount_nofollow | rm_mnt_detach) == 0 { return }
         throw SystemError("umount2 \(directoryPath)")
     }
@@ -112,14 +115,17 @@ public struct RunnerFacts: Sendable, Equatable {
     }
 }
 
-/// The run's host directories, opened once: every per-runner step is relative to one of these
-/// descriptors, so a path is resolved once per run, not once per runner and step, and a host
-/// directory renamed or replaced during the run cannot redirect a later step.
+/// The run's host directories, opened once: discovery, the workers' directories and images and
+/// the deletion of directories, images and runner files are relative to these descriptors, so a
+/// path is resolved once per run, not once per runner and step, and a host directory renamed or
+/// replaced during the run cannot redirect those steps. (Unmounting, quarantining and the
+/// directory fsyncs at the end still go by path: umount2 and renameat2 across directories
+/// take paths, and they are a few per run.)
 public final class HostDirectories: Sendable {
     public let runnerFS: Int32
     /// Nil when the images directory does not exist.
     public let images: Int32?
-    /// The `<name>.img` entries the images directory held when the run listed it.
+    /// The runners whose `<name>.img` the images directory held when the run listed it.
     let imageNames: Set<String>
     /// The runner directory's device, for the mount check where statx cannot tell.
     let runnerFSDevice: UInt64
@@ -139,7 +145,7 @@ public final class HostDirectories: Sendable {
         }
         do throws(SystemError) {
             runnerFSDevice = UInt64(try Sys.fstat(fs).st_dev)
-            imageNames = images < 0 ? [] : Set((try Discovery.list(imagesDir) ?? []).compactMap(\.name).filter { $0.hasSuffix(".img") })
+            imageNames = images < 0 ? [] : Self.runnersWithImages(try Discovery.list(descriptor: images, imagesDir))
         } catch {
             close(fs)
             if images >= 0 { close(images) }
@@ -155,7 +161,19 @@ public final class HostDirectories: Sendable {
     }
 
     /// Whether the images directory held `<name>.img` when the run started.
-    func hasImage(_ name: String) -> Bool { imageNames.contains(name + ".img") }
+    func hasImage(_ name: String) -> Bool { imageNames.contains(name) }
+
+    /// The runner names of `<name>.img` entries. The stem is judged as a runner name, not the
+    /// whole entry: a valid name of 125 to 128 bytes makes an entry longer than any name.
+    static func runnersWithImages(_ entries: [DiscoveredEntry]) -> Set<String> {
+        let suffix = Array(".img".utf8)
+        var names = Set<String>()
+        for entry in entries where entry.rawName.count > suffix.count && entry.rawName.suffix(suffix.count).elementsEqual(suffix) {
+            let stem = entry.rawName.dropLast(suffix.count)
+            if RunnerName.isValid(stem) { names.insert(String(decoding: stem, as: UTF8.self)) }
+        }
+        return names
+    }
 
     /// Whether `fd` (a runner directory) is the root of a mount: statx STATX_ATTR_MOUNT_ROOT,
     /// or a device other than the runner directory's where the attribute is unsupported.

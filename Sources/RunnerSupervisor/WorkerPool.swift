@@ -44,12 +44,18 @@ public final class WorkerPool {
         var deadline: Double
         var outcome = WorkerOutcome()
         var killRequested = false
+        /// Once killed, when the exit report must have come (`reportTimeout`).
+        var reportDeadline = Double.infinity
 
         var finished: Bool { outcome.termination != nil || outcome.spawnFailure != nil }
     }
 
     /// The confinement marker and the largest frame.
     static let pipeCapacityNeeded = Frame.maxSize + 1
+    /// How long after a kill the fork server has to report the worker's end. A worker killed
+    /// with SIGKILL is reaped in microseconds; a report this late means the server is broken,
+    /// and the run stops (keeping the runners) rather than wait forever.
+    static let reportTimeout = 10.0
     /// One result pipe per place (read end non-blocking), made once.
     private var pipes: [(read: Int32, write: Int32)] = []
     /// What `drain` reads into: one buffer for every worker, larger than any honest answer, so
@@ -114,9 +120,8 @@ public final class WorkerPool {
             let stopping = shouldStop()
             if stopping {
                 for index in slots.indices where !slots[index].killRequested && !slots[index].finished {
-                    slots[index].killRequested = true
+                    try kill(&slots[index], Sys.monotonicSeconds())
                     slots[index].outcome.interrupted = true
-                    try server.kill(tag: slots[index].tag)
                 }
             }
             while !stopping && !exhausted, let place = free.last {
@@ -129,11 +134,14 @@ public final class WorkerPool {
             if !slots.contains(where: \.finished) {
                 let now = Sys.monotonicSeconds()
                 var nearest = Double.infinity
-                for slot in slots where !slot.killRequested { nearest = min(nearest, slot.deadline) }
+                for slot in slots { nearest = min(nearest, slot.killRequested ? slot.reportDeadline : slot.deadline) }
                 let wait = nearest.isFinite ? max(0, Int32(((nearest - now) * 1000).rounded(.up))) : -1
                 try pollOnce(&slots, timeout: wait)
             }
             let after = Sys.monotonicSeconds()
+            if slots.contains(where: { !$0.finished && after >= $0.reportDeadline }) {
+                throw SystemError("the fork server did not report a killed worker within \(Int(Self.reportTimeout)) s", ETIMEDOUT)
+            }
             if slots.contains(where: { !$0.killRequested && !$0.finished && after >= $0.deadline }) {
                 // Before blaming a worker, take in every report already queued: a worker whose
                 // exit report is waiting (say, while the supervisor was busy making a batch
@@ -141,9 +149,8 @@ public final class WorkerPool {
                 while try pollOnce(&slots, timeout: 0) {}
                 for index in slots.indices where !slots[index].killRequested && !slots[index].finished
                     && after >= slots[index].deadline {
-                    slots[index].killRequested = true
+                    try kill(&slots[index], after)
                     slots[index].outcome.timedOut = true
-                    try server.kill(tag: slots[index].tag)
                 }
             }
             var index = 0
@@ -157,6 +164,13 @@ public final class WorkerPool {
                 complete(slot.tag, slot.outcome)
             }
         }
+    }
+
+    /// Asks the server to kill the slot's worker and starts waiting for its report.
+    private func kill(_ slot: inout Slot, _ now: Double) throws(SystemError) {
+        slot.killRequested = true
+        slot.reportDeadline = now + Self.reportTimeout
+        try server.kill(tag: slot.tag)
     }
 
     /// Waits up to `timeout` ms for the fork server and applies one packet of reports.

@@ -122,14 +122,15 @@ public struct ForkServerLoop {
                     rm_recv_with_fds(control, buffer.baseAddress, buffer.count, &fds, 2, &count, 1)
                 }
                 if n < 0 && (rm_errno() == EAGAIN || rm_errno() == EINTR) { break }
-                if n == 0 || n == -1 {
-                    // The supervisor is gone: take every worker down with us.
-                    for child in children { kill(child.pid, SIGKILL) }
-                    _exit(0)
-                }
                 guard n == ForkServerMessage.size, let message = ForkServerMessage(words) else {
+                    // The supervisor is gone (end of file, an error), or sent what it never
+                    // sends: a request cut short (-2, its descriptors already closed), of
+                    // another size or kind. Dropping it would leave a runner waiting for a
+                    // report that never comes, so fail at once: take every worker down with us,
+                    // and the supervisor sees the server gone and keeps its runners.
                     closeAll(fds, count)
-                    continue
+                    for child in children { kill(child.pid, SIGKILL) }
+                    _exit(n == 0 ? 0 : 70)
                 }
                 handle(message, fds, count, &children, &reports, sandboxes: sandboxes, body: body)
             }

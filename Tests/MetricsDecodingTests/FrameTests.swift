@@ -506,4 +506,24 @@ struct FrameTests {
             #expect(decodeFrame(bytes) == .success(.valid(record)))
         }
     }
+
+    /// A pre-job file of at most 1024 bytes holds at most 947 bytes of strings (the shortest
+    /// rest takes 77): a frame claiming more did not come from a runner file, whatever its
+    /// strings are made of (a control byte would print six times its size in a metric line).
+    @Test func preJobStringsBeyondWhatAFileHoldsAreRefused() {
+        func frame(workflowBytes: Int) -> [UInt8] {
+            let pre = PreJobMetrics(workflow: String(repeating: "\u{1}", count: workflowBytes), repository: "a/b",
+                                    event: "e", timestamp: 1, workflowRunID: "7")
+            return Frame.encode(.valid(RunnerRecord(installed: 1, preJob: pre)))
+        }
+        // 942 + 3 + 1 + 1 = 947 bytes: the most a file can hold.
+        #expect(violation(decodeFrame(frame(workflowBytes: 942))) == nil)
+        #expect(violation(decodeFrame(frame(workflowBytes: 943))) ==
+            "frame: pre_job: invalid-value strings: 948 bytes, more than a 1024-byte file holds (947)")
+        // A pre-job file that holds the most string bytes is accepted by the worker's decoder and
+        // its frame by the supervisor's.
+        let text = #"{"workflow":"\#(String(repeating: "x", count: 942))","repository":"a/b","event":"e","timestamp":0,"workflow_run_id":"7"}"#
+        #expect(text.utf8.count == runnerFileSizeLimit)
+        #expect(violation(decodeFrame(Frame.encode(.valid(RunnerRecord(installed: 1, preJob: value(preJobOutcome(text))))))) == nil)
+    }
 }

@@ -185,13 +185,19 @@ import Testing
         #expect(summary(second)["deleted"] == 1)
     }
 
+    /// A 64 KiB tmpfs under the tree, filled up: where a metrics log can take nothing.
+    static func fullVolume(_ tree: TestTree) throws -> String {
+        let volume = tree.root + "/logvol"
+        try TestTree.directory(volume)
+        try Tool.sh("mount -t tmpfs -o size=64k tmpfs '\(volume)' && (dd if=/dev/zero of='\(volume)/filler' bs=4k 2>/dev/null; true)")
+        return volume
+    }
+
     /// The metrics log cannot be written: nothing is deleted, exit 1, and a later run with a
     /// writable log issues the events once.
     @Test func fullMetricsLogKeepsRunnersAndIssuesOnceLater() throws {
         let tree = try TestTree()
-        let volume = tree.root + "/logvol"
-        try TestTree.directory(volume)
-        try Tool.sh("mount -t tmpfs -o size=64k tmpfs '\(volume)' && (dd if=/dev/zero of='\(volume)/filler' bs=4k 2>/dev/null; true)")
+        let volume = try Self.fullVolume(tree)
         defer { _ = try? Tool.sh("umount -l '\(volume)'") }
         let log = volume + "/metrics.log"
         let dir = try tree.runner("r1", Sample.complete)
@@ -206,6 +212,26 @@ import Testing
         #expect(second.status == 0, "\(second.stderr)")
         #expect(try String(contentsOfFile: log, encoding: .utf8) == [Sample.installedLine, Sample.startLine, Sample.stopLine].joined(separator: "\n") + "\n")
         #expect(!tree.exists(dir))
+    }
+
+    /// After the first batch the metrics log refuses, the run attempts no other: it starts no
+    /// more workers, keeps every runner (the failed batch, the workers killed, the runners never
+    /// started) and says so once. A later fsync of the same file could report success for pages
+    /// a failed one lost.
+    @Test func aFailedBatchStopsTheRunAndKeepsEveryRunner() throws {
+        let tree = try TestTree()
+        let volume = try Self.fullVolume(tree)
+        defer { _ = try? Tool.sh("umount -l '\(volume)'") }
+        let names = (0..<100).map { String(format: "r%03d", $0) }
+        for name in names { try tree.runner(name, Sample.complete) }
+        let result = try Tool.run(Tool.runnerMetrics, ["extract"] + tree.standardArguments + ["--json", "--metrics-log", volume + "/metrics.log"])
+        #expect(result.status == 1)
+        let counts = summary(result)
+        #expect(counts["kept"] == 100 && counts["deleted"] == 0 && counts["errors"] == 1, "\(counts)")
+        #expect(result.stderr.components(separatedBy: "No space left on device").count == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("stopped after the failure above"))
+        for name in names { #expect(tree.exists(tree.fs + "/" + name + "/pre-job-metrics.json")) }
+        #expect((try? String(contentsOfFile: volume + "/metrics.log", encoding: .utf8)) ?? "" == "")
     }
 
     @Test func missingRunnerFSDirectoryIsNothingToDo() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import RunnerSupervisor
 import RunnerWorker
 import Testing
 
@@ -146,6 +147,12 @@ import Testing
     /// Spawns runner-metrics-worker with 0-2 on /dev/null and 3 on one end of a SEQPACKET pair,
     /// sends `packet`, and returns its exit status once it has ended.
     static func exitStatus(afterSending packet: [UInt8]) throws -> Int32 {
+        try exitStatus(afterSending: [packet], awaitingStart: false)
+    }
+
+    /// As above with several packets; with `awaitingStart`, reads the server's "started"
+    /// (a whole, valid report packet) after the first.
+    static func exitStatus(afterSending packets: [[UInt8]], awaitingStart: Bool) throws -> Int32 {
         var pair: [Int32] = [-1, -1]
         #expect(socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue), 0, &pair) == 0)
         defer { close(pair[0]) }
@@ -162,7 +169,15 @@ import Testing
         let spawned = posix_spawn(&pid, path, &actions, nil, argv, [nil])
         close(pair[1])
         #expect(spawned == 0)
-        _ = packet.withUnsafeBytes { send(pair[0], $0.baseAddress, $0.count, 0) }
+        for (index, packet) in packets.enumerated() {
+            _ = packet.withUnsafeBytes { send(pair[0], $0.baseAddress, $0.count, 0) }
+            if index == 0 && awaitingStart {
+                var reply = [UInt8](repeating: 0, count: 1024)
+                let n = reply.withUnsafeMutableBytes { recv(pair[0], $0.baseAddress, $0.count, 0) }
+                #expect(n > 0 && reply.withUnsafeBytes { ForkServerMessage.batch(UnsafeRawBufferPointer(rebasing: $0[0..<max(0, n)])) }
+                        == [ForkServerMessage(.started, tag: 0)])
+            }
+        }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         #expect(status & 0x7f == 0, "the worker binary was killed by signal \(status & 0x7f)")
@@ -212,5 +227,14 @@ import Testing
         #expect(decode([]) == nil)
         #expect(decode(packet([exited.words]) + [0]) == nil)
         #expect(decode(packet([exited.words, [99, 1, 0, 0]])) == nil)
+    }
+
+    /// A request the server cannot take whole (cut short, another size, an unknown kind) is
+    /// never dropped: a runner would wait for a report that never comes. The server ends at
+    /// once (status 70) and the supervisor, seeing it gone, keeps its runners.
+    @Test(arguments: [[UInt8](repeating: 1, count: 5), [UInt8](repeating: 0, count: 17), [99, 0, 0, 0] + [UInt8](repeating: 0, count: 12)])
+    func aMalformedRequestEndsTheServer(_ request: [UInt8]) throws {
+        let configuration = try WorkerLauncher.configuration(timeout: 1).packet
+        #expect(try Self.exitStatus(afterSending: [configuration, request], awaitingStart: true) == 70)
     }
 }

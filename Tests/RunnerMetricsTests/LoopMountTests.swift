@@ -91,6 +91,26 @@ import Testing
         #expect(mountsUnder(tree.root).isEmpty)
     }
 
+    /// Runner names may be 128 bytes long, so their images' entries are 132: the images
+    /// directory's listing is judged by the name before `.img`. Rebooted (read from the image)
+    /// and still mounted, each is issued once and its image removed.
+    @Test func longestRunnerNamesFindTheirImages() throws {
+        let tree = try TestTree()
+        let rebooted = String(repeating: "r", count: 128), mounted = String(repeating: "m", count: 128)
+        try mountedRunner(tree, rebooted, Sample.complete)
+        try mountedRunner(tree, mounted, Sample.complete)
+        try Tool.sh("umount '\(tree.fs)/\(rebooted)'")
+        let result = try tree.extract()
+        #expect(result.status == 0, "\(result.stderr)")
+        let one = [Sample.installedLine, Sample.startLine, Sample.stopLine]
+        #expect(tree.metricLines == one + one)
+        #expect(mountsUnder(tree.root).isEmpty)
+        for name in [rebooted, mounted] {
+            #expect(!tree.exists(tree.fs + "/" + name))
+            #expect(!tree.exists(tree.images + "/" + name + ".img"))
+        }
+    }
+
     /// The worker is really confined: a worker that makes a forbidden system call dies by
     /// SIGSYS and its runner is quarantined as worker-sandbox-violation.
     @Test func forbiddenSystemCallIsKilledBySIGSYS() throws {
