@@ -373,13 +373,10 @@ extension JobStatus {
         }
     }
 
+    /// The status `frameByte` names: the table above read backwards (supervisor side only).
     init?(frameByte: UInt8) {
-        switch frameByte {
-        case 0x01: self = .normal
-        case 0x02: self = .abnormal
-        case 0x03: self = .repoPolicyCheckFailure
-        default: return nil
-        }
+        guard let status = Self.allCases.first(where: { $0.frameByte == frameByte }) else { return nil }
+        self = status
     }
 }
 
@@ -405,26 +402,10 @@ extension ReasonCode {
         }
     }
 
+    /// The code `frameByte` names: the table above read backwards (supervisor side only).
     init?(frameByte: UInt8) {
-        switch frameByte {
-        case 0x01: self = .fileTooLarge
-        case 0x02: self = .notRegularFile
-        case 0x03: self = .unreadableFile
-        case 0x04: self = .invalidEncoding
-        case 0x05: self = .invalidJSON
-        case 0x06: self = .duplicateKey
-        case 0x07: self = .unknownField
-        case 0x08: self = .missingField
-        case 0x09: self = .invalidValue
-        case 0x0A: self = .invalidTimestamp
-        case 0x0B: self = .notADirectory
-        case 0x0C: self = .workerCrashed
-        case 0x0D: self = .workerSandboxViolation
-        case 0x0E: self = .workerTimeout
-        case 0x0F: self = .protocolViolation
-        case 0x10: self = .invalidRunnerName
-        default: return nil
-        }
+        guard let code = Self.allCases.first(where: { $0.frameByte == frameByte }) else { return nil }
+        self = code
     }
 }
 
@@ -438,16 +419,12 @@ extension RunnerFile {
         }
     }
 
-    /// `.some(nil)` for 0x00 (no file), nil for a byte that names nothing.
+    /// `.some(nil)` for 0x00 (no file), nil for a byte that names nothing: the table above
+    /// read backwards (supervisor side only).
     static func fromFrameByte(_ byte: UInt8) -> RunnerFile?? {
-        switch byte {
-        case 0x00: return .some(nil)
-        case 0x01: return .some(RunnerFile.installationStart)
-        case 0x02: return .some(RunnerFile.installed)
-        case 0x03: return .some(RunnerFile.preJob)
-        case 0x04: return .some(RunnerFile.postJob)
-        default: return nil
-        }
+        if byte == 0x00 { return .some(nil) }
+        guard let file = allCases.first(where: { $0.frameByte == byte }) else { return nil }
+        return .some(file)
     }
 }
 

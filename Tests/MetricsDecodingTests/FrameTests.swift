@@ -526,4 +526,17 @@ struct FrameTests {
         #expect(text.utf8.count == runnerFileSizeLimit)
         #expect(violation(decodeFrame(Frame.encode(.valid(RunnerRecord(installed: 1, preJob: value(preJobOutcome(text))))))) == nil)
     }
+
+    /// Each table byte names one value (decoding reads the tables backwards), and 0x00 is
+    /// nothing's (it means "no file").
+    @Test func frameBytesAreDistinct() {
+        for (bytes, count) in [(JobStatus.allCases.map(\.frameByte), JobStatus.allCases.count),
+                               (ReasonCode.allCases.map(\.frameByte), ReasonCode.allCases.count),
+                               (RunnerFile.allCases.map(\.frameByte), RunnerFile.allCases.count)] {
+            #expect(Set(bytes).count == count && !bytes.contains(0))
+        }
+        for status in JobStatus.allCases { #expect(JobStatus(frameByte: status.frameByte) == status) }
+        for code in ReasonCode.allCases { #expect(ReasonCode(frameByte: code.frameByte) == code) }
+        for file in RunnerFile.allCases { #expect(RunnerFile.fromFrameByte(file.frameByte) == .some(file)) }
+    }
 }
