@@ -32,7 +32,10 @@ final class Janitor: @unchecked Sendable {
         var seconds: Double
     }
 
-    private let queue = Mutex<(jobs: [Job], results: [Result])>(([], []))
+    /// Jobs not yet taken are `jobs[next...]`: taken by index, since removeFirst moved the
+    /// whole backlog on every job (measured in a profile of 2,000 runners: memmove under
+    /// `drain`, with a backlog of hundreds of jobs behind each batch's fsync).
+    private let queue = Mutex<(jobs: [Job], next: Int, results: [Result])>(([], 0, []))
     private var wake: (read: Int32, write: Int32) = (-1, -1)
     private var thread = pthread_t()
     private var running = false
@@ -120,7 +123,15 @@ final class Janitor: @unchecked Sendable {
 
     /// Runs queued jobs until the queue is empty (the thread's loop, and the caller at the end).
     private func drain() {
-        while let job = queue.withLock({ $0.jobs.isEmpty ? nil : $0.jobs.removeFirst() }) {
+        while let job = queue.withLock({ state -> Job? in
+            guard state.next < state.jobs.count else {
+                state.jobs.removeAll(keepingCapacity: true)
+                state.next = 0
+                return nil
+            }
+            defer { state.next += 1 }
+            return state.jobs[state.next]
+        }) {
             let result = Self.run(job)
             queue.withLock { $0.results.append(result) }
         }

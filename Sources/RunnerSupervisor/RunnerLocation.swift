@@ -219,9 +219,19 @@ enum TreeRemoval {
         for (index, file) in runnerFileNames.enumerated() where files.contains(index) {
             _ = file.withUnsafeBufferPointer { unlinkat(fd, $0.baseAddress!, 0) }
         }
+        // The rmdir comes before the close: with the directory still open, the rmdir only
+        // unhashes it, and the inode is freed by the close, after the runner-fs directory's
+        // lock is released. Freeing frees the directory's block, and on a filesystem mounted
+        // with `discard` and no journal the kernel waits for that discard right there: inside
+        // the rmdir it held the lock of the directory every runner is in, so every deletion
+        // and every lookup there waited in line behind one device round trip at a time.
+        let removed = unlinkat(parentFD, name, AT_REMOVEDIR)
+        let removeErrno = errno
         close(fd)
-        if unlinkat(parentFD, name, AT_REMOVEDIR) == 0 || errno == ENOENT { return }
-        guard errno == ENOTEMPTY || errno == EEXIST else { throw SystemError("rmdir \(parent)/\(name)") }
+        if removed == 0 || removeErrno == ENOENT { return }
+        guard removeErrno == ENOTEMPTY || removeErrno == EEXIST else {
+            throw SystemError("rmdir \(parent)/\(name)", removeErrno)
+        }
         try removeContents(of: parentFD, name, depth: 0)
         guard unlinkat(parentFD, name, AT_REMOVEDIR) == 0 else { throw SystemError("rmdir \(parent)/\(name)") }
     }

@@ -124,11 +124,7 @@ public final class WorkerPool {
                     slots[index].outcome.interrupted = true
                 }
             }
-            while !stopping && !exhausted, let place = free.last {
-                guard let job = next() else { exhausted = true; break }
-                free.removeLast()
-                slots.append(try spawn(tag: job.tag, source: job.source, descriptor: job.descriptor, place: place))
-            }
+            if !stopping { try refill(&slots, &free, &exhausted, next) }
             if slots.isEmpty { return }
 
             if !slots.contains(where: \.finished) {
@@ -153,6 +149,7 @@ public final class WorkerPool {
                     slots[index].outcome.timedOut = true
                 }
             }
+            var done: [Slot] = []
             var index = 0
             while index < slots.count {
                 guard slots[index].finished else { index += 1; continue }
@@ -161,8 +158,25 @@ public final class WorkerPool {
                 try drain(pipes[slot.place].read, into: &slot.outcome)
                 slot.outcome.seconds = after - slot.started
                 free.append(slot.place)
-                complete(slot.tag, slot.outcome)
+                done.append(slot)
             }
+            // The freed places get their next workers before the verdicts are handed over:
+            // `complete` may make a batch durable (two fsyncs), and the workers then run
+            // meanwhile instead of waiting for it.
+            if !shouldStop() { try refill(&slots, &free, &exhausted, next) }
+            for slot in done { complete(slot.tag, slot.outcome) }
+        }
+    }
+
+    /// Starts workers in the free places until there is no more work.
+    private func refill(
+        _ slots: inout [Slot], _ free: inout [Int], _ exhausted: inout Bool,
+        _ next: () -> (tag: Int32, source: RunnerSource, descriptor: Int32)?
+    ) throws(SystemError) {
+        while !exhausted, let place = free.last {
+            guard let job = next() else { exhausted = true; break }
+            free.removeLast()
+            slots.append(try spawn(tag: job.tag, source: job.source, descriptor: job.descriptor, place: place))
         }
     }
 
