@@ -120,7 +120,7 @@ var targets: [Target] = [
     embeddedExecutable("runner-metrics-probe-worker", dependencies: ["CProbeShim"]),
     .executableTarget(
         name: "runner-metrics-probe",
-        dependencies: ["RunnerSupervisor"],
+        dependencies: ["RunnerSupervisor", "CSandboxShim"],
         swiftSettings: strict
     ),
     .testTarget(name: "MetricsDecodingTests", dependencies: ["MetricsDecoding"], swiftSettings: strict),

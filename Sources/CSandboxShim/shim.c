@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include "sandbox_shim.h"
 #include <errno.h>
+#include <limits.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -60,6 +62,21 @@ int rm_install_seccomp_filter(const void *bpf, size_t len) {
         .filter = (struct sock_filter *)bpf,
     };
     return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+}
+
+int rm_enter_strict_mode(void) { return prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, 0, 0); }
+int rm_seccomp_mode(void) { return prctl(PR_GET_SECCOMP, 0, 0, 0, 0); }
+
+_Noreturn void rm_exit_thread(int status) {
+    for (;;) syscall(SYS_exit, status);
+}
+
+int rm_reserve_heap(size_t bytes) {
+    if (mallopt(M_TRIM_THRESHOLD, INT_MAX) != 1 || mallopt(M_MMAP_MAX, 0) != 1) return -1;
+    void *block = malloc(bytes);
+    if (block == NULL) return -1;
+    free(block);
+    return 0;
 }
 
 int rm_close_from(unsigned int first) { return (int)syscall(SYS_close_range, first, ~0U, 0); }

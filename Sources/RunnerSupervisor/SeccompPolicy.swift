@@ -24,10 +24,11 @@ public struct SyscallRule: Sendable, Equatable {
     }
 }
 
-/// A seccomp policy as data: default deny (kill the whole process), then an allowlist. For the
-/// two worker policies, anything not listed — execve, fork/clone, socket, ptrace, kill, mount,
-/// unlink, any open — kills the worker with SIGSYS. The fork server's policy (below) adds what
-/// it needs to make and end workers, and still no exec, socket, mount or write of a file.
+/// A seccomp filter policy as data: default deny (kill the whole process), then an allowlist;
+/// anything not listed — execve, fork/clone, socket, ptrace, kill, mount, unlink, any open —
+/// kills the worker with SIGSYS. An image worker installs one; a directory worker locks down in
+/// strict mode, whose four calls the kernel fixes (`strictMode`, for the record), and installs
+/// its filter only where strict mode is refused.
 public struct SeccompPolicy: Sendable, Equatable {
     public var rules: [SyscallRule]
 
@@ -57,11 +58,23 @@ public struct SeccompPolicy: Sendable, Equatable {
         SyscallRule("rt_sigreturn", reason: "return from a signal handler, if the runtime installed one"),
     ]
 
-    /// A worker on a mounted (or plain) runner directory. It opened its four files before the
-    /// filter went on (by fixed name under descriptor 3, lstat first, O_NOFOLLOW|O_NONBLOCK,
-    /// unprivileged): from here on it can only read descriptors it already holds. No open at all
-    /// is allowed — a filter cannot see an openat path, and an absolute path would ignore the
-    /// directory descriptor.
+    /// A worker on a mounted (or plain) runner directory: seccomp strict mode, not a filter.
+    /// It opened its four files before (by fixed name under descriptor 3, lstat first,
+    /// O_NOFOLLOW|O_NONBLOCK, unprivileged); from here on the kernel allows these four calls
+    /// and nothing else, not even exit_group, brk or mmap, on pain of SIGKILL. Not compiled:
+    /// the list is the kernel's (kernel/seccomp.c, mode1_syscalls), kept here with the reason
+    /// each is enough.
+    public static let strictMode = SeccompPolicy(rules: [
+        SyscallRule("read", reason: "read at most 1025 bytes of each runner file opened before strict mode"),
+        SyscallRule("write", reason: "write the marker and the result frame to the pipe on descriptor 1 (any descriptor, but every other one the worker holds is read-only or /dev/null)"),
+        SyscallRule("exit", reason: "end the worker with its status (it is single-threaded, so exit ends the process; `WorkerExit.end`)"),
+        SyscallRule("rt_sigreturn", reason: "return from a signal handler (the worker installs none)"),
+    ])
+
+    /// A directory worker where strict mode is refused because the whole service already runs
+    /// under a filter (systemd's `SystemCallFilter=`): this filter, stacked on that one. Same
+    /// files opened before, and no open at all after — a filter cannot see an openat path, and
+    /// an absolute path would ignore the directory descriptor.
     public static let directoryWorker = SeccompPolicy(rules: [
         SyscallRule("read", reason: "read at most 1025 bytes of each runner file opened before the filter"),
     ] + common)
@@ -89,7 +102,9 @@ extension SeccompPolicy {
 
     /// What the fork server itself does once configured, and what a worker does between fork
     /// and its own filter. Installed by the server on itself (with no_new_privs) right after
-    /// its configuration arrives; every worker inherits it and stacks its own policy on top.
+    /// its configuration arrives, but only where strict mode is ruled out anyway: when the
+    /// service already runs under a filter (systemd's `SystemCallFilter=`). Every worker then
+    /// inherits it and stacks its own policy on top.
     public static let forkServerOwn: [SyscallRule] = [
         // The server's loop.
         SyscallRule("poll", reason: "wait for the control socket and the SIGCHLD signalfd (descriptor 4, read under the workers' read rule)"),

@@ -42,6 +42,12 @@ public enum VerdictClassifier {
         case .signaled(SIGSYS):
             return .rejected(Rejection(.workerSandboxViolation, "worker made a system call the seccomp policy forbids (SIGSYS)"),
                              termination: termination)
+        case .signaled(SIGKILL) where outcome.strictMode:
+            // Not ours: a timed-out or interrupted worker was handled above. Strict mode ends a
+            // worker this way on any call but read, write and exit. (Under a filter a SIGKILL
+            // we did not send is someone else's, the OOM killer's say: a crash, below.)
+            return .rejected(Rejection(.workerSandboxViolation, "worker was killed by SIGKILL the supervisor did not send: a system call outside seccomp strict mode"),
+                             termination: termination)
         case .signaled(SIGXCPU):
             return .rejected(Rejection(.workerTimeout, "worker exhausted its CPU time limit (SIGXCPU)"), termination: termination)
         case .signaled(let signal):

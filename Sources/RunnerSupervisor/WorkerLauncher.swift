@@ -2,8 +2,8 @@ import CSandboxShim
 import Glibc
 import RunnerWorker
 
-/// Builds the production worker: compiles the seccomp policies once and starts the fork server
-/// (the `runner-metrics-worker` binary) whose children install them.
+/// Builds the production worker: compiles the image workers' seccomp policy once and starts the
+/// fork server (the `runner-metrics-worker` binary) whose children lock themselves down.
 public enum WorkerLauncher {
     /// The worker binary's name; it is installed beside `runner-metrics`.
     public static let workerExecutableName = "runner-metrics-worker"

@@ -29,15 +29,25 @@ public struct ForkServerLoop {
     /// The SIGCHLD signalfd: the first descriptor free after the control socket.
     static let childExits: Int32 = 4
 
-    /// The server's own mapped size plus this is each worker's RLIMIT_AS.
-    static func sandboxes(_ configuration: ForkServerConfiguration) -> WorkerSandboxes {
+    /// The server's own mapped size plus this is each worker's RLIMIT_AS. A directory worker
+    /// locks down in strict mode unless the server already runs under a filter (the service
+    /// manager's: systemd's `SystemCallFilter=`), where the kernel would refuse it: then it
+    /// installs the directory filter, which stacks on that one.
+    static func sandboxes(_ configuration: ForkServerConfiguration, strict: Bool) -> WorkerSandboxes {
         let addressSpace = mappedBytes() + configuration.addressSpaceHeadroom
+        let directory: SeccompLockdown = strict ? .strict : .filter(configuration.directoryFilter)
         return WorkerSandboxes(
-            directory: WorkerSandbox(filter: configuration.directoryFilter, cpuSeconds: configuration.cpuSeconds,
+            directory: WorkerSandbox(lockdown: directory, cpuSeconds: configuration.cpuSeconds,
                                      addressSpaceBytes: addressSpace),
-            image: WorkerSandbox(filter: configuration.imageFilter, cpuSeconds: configuration.cpuSeconds,
+            image: WorkerSandbox(lockdown: .filter(configuration.imageFilter), cpuSeconds: configuration.cpuSeconds,
                                  addressSpaceBytes: addressSpace))
     }
+
+    /// Heap every worker can use after strict mode, where malloc may not call brk or mmap.
+    /// A directory worker decodes at most four 1,025-byte files; measured (`heap` probe mode,
+    /// WorkerFailureTests) it stays far below this. Untouched until a worker uses it, so it
+    /// adds nothing to a fork; a worker that needs more is killed, and its runner quarantined.
+    public static let workerHeapBytes = 4 << 20
 
     /// Runs the server; `body` runs in each worker child with descriptors 0 and 2 on /dev/null,
     /// 1 the result pipe and 3 the runner directory or image, and must never return.
@@ -62,9 +72,17 @@ public struct ForkServerLoop {
         // writing a frame nobody reads ends the worker. The server itself only ever sends
         // with MSG_NOSIGNAL, so a supervisor gone away is an EPIPE it handles, not a signal.
         _ = rm_default_signal(SIGPIPE)
+        // SIGXCPU too: a worker past its soft CPU limit must end by SIGXCPU (a timeout), not
+        // linger, ignoring it, until the hard limit's SIGKILL.
+        _ = rm_default_signal(SIGXCPU)
 
         guard let configuration = receiveConfiguration() else { _exit(ForkServerExit.configuration) }
-        let sandboxes = sandboxes(configuration)
+        // Under a filter already (the service manager's), or not: asked once, before any fork.
+        let inheritedMode = rm_seccomp_mode()
+        guard inheritedMode >= 0 else { _exit(ForkServerExit.seccomp) }
+        let strict = inheritedMode == 0
+        guard rm_reserve_heap(workerHeapBytes) == 0 else { _exit(ForkServerExit.heap) }
+        let sandboxes = sandboxes(configuration, strict: strict)
         _ = Worker.fileBuffers.count  // allocated here, inherited by every worker
         // A lazily initialised global a worker reads, initialised here: a worker that ran the
         // initialiser itself would write pages it shares with the server (a copy-on-write
@@ -76,23 +94,27 @@ public struct ForkServerLoop {
         hasher.combine(0)
         _ = hasher.finalize()
         // Exits arrive as SIGCHLD on a signalfd (SIGCHLD blocked; workers inherit the blocked
-        // mask, harmlessly: they have no children). Set up before the filter, which has
-        // neither signalfd4 nor a need for it afterwards.
+        // mask, harmlessly: they have no children).
         guard rm_child_exit_descriptor() == childExits else { _exit(ForkServerExit.childSignals) }
-        // From here on the server is confined too: only the capabilities it needs to make
-        // workers (set ids) and to end them (kill), and its own policy, inherited by every
-        // worker, which stacks its own on top. (Also cheaper: the kernel builds each worker
-        // filter's allow cache only for the calls this one still allows.)
+        // From here on the server keeps only the capabilities it needs to make workers (set
+        // ids) and to end them (kill), and no_new_privs, which every worker inherits. Its own
+        // seccomp filter only where strict mode is ruled out anyway (already under a filter):
+        // a worker inherits its parent's filters, and the kernel refuses strict mode to a
+        // process under one. The server reads nothing but the supervisor's requests; the
+        // process that reads runner bytes is the worker, and strict mode leaves it four system
+        // calls where its filter left thirteen (Security/SECCOMP_POLICY.md).
         guard WorkerSandbox.setShared(addressSpaceBytes: sandboxes.directory.addressSpaceBytes) == nil else {
             _exit(ForkServerExit.limits)
         }
         guard rm_keep_fork_server_capabilities() == 0 else { _exit(ForkServerExit.capabilities) }
-        guard rm_set_no_new_privs() == 0,
-              configuration.serverFilter.withUnsafeBytes({ rm_install_seccomp_filter($0.baseAddress, $0.count) }) == 0
-        else { _exit(ForkServerExit.seccomp) }
+        guard rm_set_no_new_privs() == 0 else { _exit(ForkServerExit.seccomp) }
+        if !strict {
+            guard configuration.serverFilter.withUnsafeBytes({ rm_install_seccomp_filter($0.baseAddress, $0.count) }) == 0
+            else { _exit(ForkServerExit.seccomp) }
+        }
         var packet: [Int32] = []
         packet.reserveCapacity(4 * ForkServerMessage.reportsPerPacket)
-        send([ForkServerMessage(.started, tag: 0)], using: &packet)
+        send([ForkServerMessage(.started, tag: 0, value: strict ? 1 : 0)], using: &packet)
 
         var children: [Child] = []
         var reports: [ForkServerMessage] = []

@@ -16,6 +16,13 @@ public struct WorkerSandboxes: Sendable {
     }
 }
 
+extension WorkerExit {
+    /// Ends a worker with `status` by the exit system call: after strict mode the only way out
+    /// (_exit calls exit_group, which strict mode answers with SIGKILL). Also right for an
+    /// image worker, whose filter allows both.
+    public static func end(_ status: Int32) -> Never { rm_exit_thread(status) }
+}
+
 /// The body of a worker process: confine, read, decode, answer with one frame, exit.
 /// Called by the fork server in the child, with descriptors laid out as
 /// `WorkerDescriptor` says.
@@ -26,8 +33,8 @@ public enum Worker {
         switch source {
         case .directory:
             // Opening by fixed name happens between the two stages: unprivileged, with
-            // no_new_privs, before the filter that then allows no open at all. No runner byte
-            // is read until the filter is on.
+            // no_new_privs, before strict mode, which then allows nothing but read, write and
+            // exit. No runner byte is read until strict mode is on.
             let sandbox = sandboxes.directory.forSlot(slot)
             if sandbox.confine() != nil { _exit(WorkerExit.sandboxSetupFailed) }
             let opened = openAll(directory: descriptor)
@@ -46,14 +53,14 @@ public enum Worker {
             verdict = readAndDecode(image: descriptor)
         }
         let frame = Frame.encode(verdict)
-        guard writeAll(WorkerDescriptor.result, frame) else { _exit(WorkerExit.frameNotWritten) }
-        _exit(WorkerExit.verdictWritten)
+        guard writeAll(WorkerDescriptor.result, frame) else { WorkerExit.end(WorkerExit.frameNotWritten) }
+        WorkerExit.end(WorkerExit.verdictWritten)
     }
 
     /// Writes the marker; a worker that cannot is ended as a setup failure (nothing read yet).
     public static func announceConfined() {
         var marker = ConfinementMarker.byte
-        guard write(WorkerDescriptor.result, &marker, 1) == 1 else { _exit(WorkerExit.sandboxSetupFailed) }
+        guard write(WorkerDescriptor.result, &marker, 1) == 1 else { WorkerExit.end(WorkerExit.sandboxSetupFailed) }
     }
 
     /// The four runner files in the order they are read and reported.

@@ -11,13 +11,22 @@ public enum SandboxStep: Sendable {
     case seccomp
 }
 
+/// The last layer of a worker's confinement: seccomp, in one of its two modes.
+public enum SeccompLockdown: Sendable, Equatable {
+    /// SECCOMP_MODE_STRICT: read, write, exit and rt_sigreturn, SIGKILL on anything else. A
+    /// directory worker's: once its files are open it needs nothing more, and strict mode is
+    /// a flag, not a program, so there is nothing for the kernel to compile per worker.
+    case strict
+    /// A seccomp BPF program, compiled once by the supervisor (libseccomp) and installed with
+    /// one prctl: an image worker's (libext2fs needs pread64, fstat and memory).
+    case filter([UInt8])
+}
+
 /// The confinement a worker applies to itself right after fork, before it reads a byte of
 /// runner data. Order matters: limits and credentials first (they need privileges), then
-/// no_new_privs, then the seccomp filter last so that nothing after it needs a denied call.
+/// seccomp last so that nothing after it needs a denied call.
 public struct WorkerSandbox: Sendable {
-    /// The seccomp BPF program, compiled once by the supervisor (libseccomp) and installed here
-    /// with one prctl: no compiling, no allocation in the child.
-    public var filter: [UInt8]
+    public var lockdown: SeccompLockdown
     /// CPU seconds before SIGXCPU (soft) and SIGKILL (hard).
     public var cpuSeconds: Int
     /// Address-space ceiling; set from the fork server's own size plus headroom.
@@ -39,8 +48,8 @@ public struct WorkerSandbox: Sendable {
         return copy
     }
 
-    public init(filter: [UInt8], cpuSeconds: Int, addressSpaceBytes: Int) {
-        self.filter = filter
+    public init(lockdown: SeccompLockdown, cpuSeconds: Int, addressSpaceBytes: Int) {
+        self.lockdown = lockdown
         self.cpuSeconds = cpuSeconds
         self.addressSpaceBytes = addressSpaceBytes
     }
@@ -84,15 +93,21 @@ public struct WorkerSandbox: Sendable {
         guard rm_setresuid(userID) == 0 else { return .userID }
         guard rm_set_not_dumpable() == 0 else { return .dumpable }
         guard rm_set_parent_death_signal(SIGKILL) == 0 else { return .parentDeath }
-        // no_new_privs is inherited: the fork server set it before its own filter, which the
-        // kernel refuses to install without it, and it can never be unset.
+        // no_new_privs is inherited: the fork server set it before forking (the kernel refuses
+        // an unprivileged filter without it), and it can never be unset.
         return nil
     }
 
-    /// The seccomp filter, last: nothing after it may need a denied call. Allocation-free (the
-    /// program bytes were allocated before fork).
+    /// Seccomp, last: nothing after it may need a denied call (after strict mode, not even
+    /// exit_group or a heap that grows: see `Worker.end` and `rm_reserve_heap`). Allocation-free
+    /// (a filter's bytes were allocated before fork).
     public func lockDown() -> SandboxStep? {
-        let installed = filter.withUnsafeBytes { rm_install_seccomp_filter($0.baseAddress, $0.count) }
-        return installed == 0 ? nil : .seccomp
+        switch lockdown {
+        case .strict:
+            return rm_enter_strict_mode() == 0 ? nil : .seccomp
+        case .filter(let program):
+            let installed = program.withUnsafeBytes { rm_install_seccomp_filter($0.baseAddress, $0.count) }
+            return installed == 0 ? nil : .seccomp
+        }
     }
 }

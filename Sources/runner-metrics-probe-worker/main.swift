@@ -21,21 +21,37 @@ func misbehave(_ mode: String) -> Never {
     case "open-create": _ = probe_syscall(probe_sys_openat, Int(WorkerDescriptor.runnerDirectory), 0, Int(O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK))
     case "open-outside": _ = probe_syscall(probe_sys_openat, Int(AT_FDCWD), 0, Int(O_RDONLY | O_NOFOLLOW | O_NONBLOCK))
     case "open-read":
-        // Even a read-only open under the runner directory is refused once the filter is on:
-        // a filter cannot see the path, and "/etc/passwd" would ignore the descriptor.
+        // Even a read-only open under the runner directory is refused once locked down: a
+        // filter could not see the path, and "/etc/passwd" would ignore the descriptor.
         _ = probe_syscall(probe_sys_openat, Int(WorkerDescriptor.runnerDirectory), 0, Int(O_RDONLY | O_NOFOLLOW | O_NONBLOCK))
     case "clone": _ = probe_syscall(probe_sys_clone, Int(SIGCHLD), 0, 0)
-    // The fork server's own policy allows the fork system call; the worker's must not.
+    // The fork server forks; its worker must not.
     case "fork": _ = probe_syscall(probe_sys_fork, 0, 0, 0)
     case "ptrace": _ = probe_syscall(probe_sys_ptrace, 0, 0, 0)
     case "kill": _ = probe_syscall(probe_sys_kill, 1, 0, 0)
     case "mount": _ = probe_syscall(probe_sys_mount, 0, 0, 0)
     case "mprotect-exec": _ = probe_syscall(probe_sys_mprotect, 0, 4096, Int(PROT_READ | PROT_EXEC))
     case "unlink": _ = probe_syscall(probe_sys_unlinkat, Int(WorkerDescriptor.runnerDirectory), 0, 0)
-    case "exit-nonzero": _exit(9)
+    case "exit-nonzero": WorkerExit.end(9)
     case "exit-71":
         // A compromised worker claiming "sandbox setup failed" after the marker: still hostile.
-        _exit(WorkerExit.sandboxSetupFailed)
+        WorkerExit.end(WorkerExit.sandboxSetupFailed)
+    case "exit-group":
+        // _exit is exit_group, which strict mode does not allow: the worker's exits go through
+        // WorkerExit.end.
+        _exit(0)
+    case "heap":
+        // Within the heap the fork server reserved: no brk, no mmap, so strict mode lets it be.
+        // Four times what four files could ask of the decoder, touched, then an honest exit.
+        let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: ForkServerLoop.workerHeapBytes / 2, alignment: 16)
+        bytes.initializeMemory(as: UInt8.self, repeating: 0x41)
+        bytes.deallocate()
+        WorkerExit.end(9)
+    case "heap-beyond":
+        // Beyond it the heap must grow (brk): killed.
+        let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * ForkServerLoop.workerHeapBytes, alignment: 16)
+        bytes.initializeMemory(as: UInt8.self, repeating: 0x41)
+        WorkerExit.end(Int32(bytes.count & 0x7f))
     case "abort": abort()
     case "loop": while true { _ = getppid }
     case "flood":
@@ -45,24 +61,24 @@ func misbehave(_ mode: String) -> Never {
         // Not a frame: the previous protocol's magic, then junk ("frame: bad magic").
         let junk = Array("RMF1garbage".utf8)
         _ = junk.withUnsafeBytes { write(WorkerDescriptor.result, $0.baseAddress, $0.count) }
-        _exit(0)
+        WorkerExit.end(0)
     case "invalid-record":
         // A well-formed frame whose record fails re-validation (repository without a slash:
         // "frame: pre_job: invalid-value repository: does not match ^.+/.+$").
         let pre = PreJobMetrics(workflow: "CI", repository: "no-slash", event: "push", timestamp: 1, workflowRunID: "1")
         let frame = Frame.encode(.valid(RunnerRecord(installed: 0, preJob: pre)))
         _ = frame.withUnsafeBytes { write(WorkerDescriptor.result, $0.baseAddress, $0.count) }
-        _exit(0)
+        WorkerExit.end(0)
     case "exit-without-frame":
-        _exit(0)
+        WorkerExit.end(0)
     case "close":
-        // A directory worker's files close when it exits; its policy has no close at all.
+        // A directory worker's files close when it exits; strict mode has no close at all.
         close(WorkerDescriptor.result)
     default:
-        _exit(64)
+        WorkerExit.end(64)
     }
     // A forbidden call that was somehow allowed: say so distinctly.
-    _exit(99)
+    WorkerExit.end(99)
 }
 
 ForkServerLoop.serve { source, slot, sandboxes in

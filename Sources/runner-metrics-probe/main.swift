@@ -4,6 +4,10 @@
 // worker failure. Not part of any product; the tool itself has no such switch.
 //
 // usage: runner-metrics-probe MODE FLAVOR RUNNER_FS_DIR QUARANTINE_DIR METRICS_LOG AUDIT_LOG STATE_DIR
+// A MODE of `outer-filter:M` first puts the probe under an allow-everything seccomp filter, as
+// systemd's SystemCallFilter= puts the service, then runs mode M: the fork server inherits the
+// filter, and its directory workers must fall back from strict mode to their own filter.
+import CSandboxShim
 import Glibc
 import RunnerSupervisor
 
@@ -12,7 +16,16 @@ guard arguments.count == 8 else {
     print("usage: runner-metrics-probe MODE FLAVOR RUNNER_FS_DIR QUARANTINE_DIR METRICS_LOG AUDIT_LOG STATE_DIR")
     exit(2)
 }
-let mode = arguments[1]
+var mode = arguments[1]
+if mode.hasPrefix("outer-filter:") {
+    mode.removeFirst("outer-filter:".count)
+    // One instruction: BPF_RET | BPF_K, SECCOMP_RET_ALLOW.
+    let allowEverything: [UInt8] = [0x06, 0, 0, 0, 0x00, 0x00, 0xff, 0x7f]
+    guard allowEverything.withUnsafeBytes({ rm_install_seccomp_filter($0.baseAddress, $0.count) }) == 0 else {
+        print("could not install the outer filter")
+        exit(2)
+    }
+}
 
 var config = ExtractConfiguration(flavor: arguments[2])
 config.runnerFSDir = arguments[3]

@@ -55,7 +55,7 @@ import Testing
                   let grandchild = Self.children(first).first else { return false }
             server = first
             worker = grandchild
-            return Self.status(worker)["Seccomp_filters"] == "2"
+            return Self.status(worker)["Seccomp"] == "1"
         }
         #expect(found, "no fork server with a confined worker appeared")
         let serverStatus = Self.status(server)
@@ -64,13 +64,15 @@ import Testing
         #expect(serverStatus["CapEff"] == "00000000000000e0")
         #expect(serverStatus["CapPrm"] == "00000000000000e0")
         #expect(serverStatus["NoNewPrivs"] == "1")
-        #expect(serverStatus["Seccomp"] == "2")
-        #expect(serverStatus["Seccomp_filters"] == "1")
+        // No filter of its own (the kernel would refuse its workers strict mode under one).
+        #expect(serverStatus["Seccomp"] == "0")
+        #expect(serverStatus["Seccomp_filters"] == "0")
         #expect(serverStatus["Uid"]?.split(separator: "\t").first == "0")
-        // The worker: its own filter on top of the server's, no capability, its own uid.
+        // The worker: seccomp strict mode, no capability, its own uid.
         #expect(workerStatus["CapEff"] == "0000000000000000")
         #expect(workerStatus["CapPrm"] == "0000000000000000")
-        #expect(workerStatus["Seccomp_filters"] == "2")
+        #expect(workerStatus["Seccomp"] == "1")
+        #expect(workerStatus["Seccomp_filters"] == "0")
         #expect(workerStatus["NoNewPrivs"] == "1")
         let uid = workerStatus["Uid"]?.split(separator: "\t").first.flatMap { UInt32($0) } ?? 0
         #expect(uid >= 0x7FF0_0000 && uid < 0x7FF0_1000)
@@ -175,7 +177,7 @@ import Testing
                 var reply = [UInt8](repeating: 0, count: 1024)
                 let n = reply.withUnsafeMutableBytes { recv(pair[0], $0.baseAddress, $0.count, 0) }
                 #expect(n > 0 && reply.withUnsafeBytes { ForkServerMessage.batch(UnsafeRawBufferPointer(rebasing: $0[0..<max(0, n)])) }
-                        == [ForkServerMessage(.started, tag: 0)])
+                        == [ForkServerMessage(.started, tag: 0, value: 1)], "started, directory workers in strict mode")
             }
         }
         var status: Int32 = 0
@@ -191,7 +193,8 @@ import Testing
         let allow: [UInt8] = [0x06, 0, 0, 0, 0, 0, 0xff, 0x7f]
         let program = (0..<programBytes).map { allow[$0 % 8] }
         var packet = ForkServerConfiguration(cpuSeconds: 2, addressSpaceHeadroom: 64 << 20, serverFilter: program,
-                                             directoryFilter: program, imageFilter: program).packet
+                                             directoryFilter: program,
+                                             imageFilter: program).packet
         if let revision {
             for index in 0..<4 { packet[8 + index] = UInt8(truncatingIfNeeded: revision >> (8 * Int32(index))) }
         }

@@ -111,17 +111,33 @@ import Testing
         }
     }
 
-    /// The worker is really confined: a worker that makes a forbidden system call dies by
-    /// SIGSYS and its runner is quarantined as worker-sandbox-violation.
-    @Test func forbiddenSystemCallIsKilledBySIGSYS() throws {
+    /// The worker is really confined: a worker that makes a forbidden system call is killed and
+    /// its runner quarantined as worker-sandbox-violation. On a mounted runner (a directory
+    /// worker, strict mode) by SIGKILL; on a rebooted one (an image worker, its filter) by SIGSYS.
+    /// And an honest worker under a service manager's filter still issues its runner.
+    /// Under a service manager's filter (the probe's `outer-filter:` modes) a directory worker
+    /// cannot enter strict mode and installs its own filter instead: SIGSYS again.
+    @Test(arguments: [(false, "", 9), (true, "", 31), (false, "outer-filter:", 31)])
+    func forbiddenSystemCallIsKilled(rebooted: Bool, prefix: String, signal: Int) throws {
         let tree = try TestTree()
         try mountedRunner(tree, "victim", Sample.complete)
-        let result = try tree.probe("execve")
+        if rebooted { try Tool.sh("umount '\(tree.fs)/victim'") }
+        let result = try tree.probe(prefix + "execve")
         #expect(result.status == 3, "\(result.stderr)")
         let entry = try #require(tree.auditEntries.first)
         #expect(entry["reason"] as? String == "worker-sandbox-violation")
-        #expect(entry["signal"] as? Int == 31)
+        #expect(entry["signal"] as? Int == signal)
         #expect(tree.metricLines.isEmpty)
+        #expect(mountsUnder(tree.root).isEmpty)
+    }
+
+    @Test func underAServiceManagersFilterDirectoryWorkersUseTheirOwn() throws {
+        let tree = try TestTree()
+        try mountedRunner(tree, "honest", Sample.complete)
+        let result = try tree.probe("outer-filter:honest")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(tree.metricLines == [Sample.installedLine, Sample.startLine, Sample.stopLine])
+        #expect(tree.auditLines.isEmpty)
         #expect(mountsUnder(tree.root).isEmpty)
     }
 }

@@ -14,20 +14,29 @@ func policyDocumentTables() throws -> (workers: [Substring], forkServer: [Substr
     return (rows(parts[0]), parts.count > 1 ? rows(parts[1]) : [])
 }
 
-/// Security/SECCOMP_POLICY.md must list every allowed call of both worker policies, with the
-/// policy it belongs to and the reason the code gives. (To regenerate the list, trace a run with
-/// `strace -f` and collect, per worker pid, the calls after its `prctl(PR_SET_SECCOMP, ...)`.)
+/// Security/SECCOMP_POLICY.md must list every call a worker may make: strict mode's four and
+/// both filters' rules, each with the policy it belongs to and the reason the code gives. (To
+/// regenerate, trace a run with `strace -f` and collect, per worker pid, the calls after its
+/// `prctl(PR_SET_SECCOMP, ...)`.)
 @Test func seccompPolicyDocumentMatchesTheCode() throws {
     let rows = try policyDocumentTables().workers
+    let strict = SeccompPolicy.strictMode.rules
     let directory = SeccompPolicy.directoryWorker.rules, image = SeccompPolicy.imageWorker.rules
     let shared = directory.filter { image.contains($0) }
-    #expect(rows.count == directory.count + image.count - shared.count)
-    for (rule, policy) in directory.map({ ($0, image.contains($0) ? "both" : "directory") })
-        + image.filter({ !directory.contains($0) }).map({ ($0, "image") }) {
+    #expect(rows.count == strict.count + directory.count + image.count - shared.count)
+    let listed = strict.map { ($0, "strict mode") }
+        + directory.map { ($0, image.contains($0) ? "both" : "directory") }
+        + image.filter { !directory.contains($0) }.map { ($0, "image") }
+    for (rule, policy) in listed {
         let escapedReason = rule.reason.replacingOccurrences(of: "|", with: "\\|")
         #expect(rows.contains { $0.hasPrefix("| \(rule.name) | \(policy) |") && $0.hasSuffix("| \(escapedReason) |") },
                 "\(rule.name) (\(policy)): \(rule.reason)")
     }
+}
+
+/// Strict mode's list is the kernel's, not ours to choose: exactly these four.
+@Test func strictModeIsTheKernelsFourCalls() {
+    #expect(SeccompPolicy.strictMode.rules.map(\.name) == ["read", "write", "exit", "rt_sigreturn"])
 }
 
 @Test(arguments: [SeccompPolicy.directoryWorker, SeccompPolicy.imageWorker])

@@ -53,6 +53,20 @@ int rm_set_parent_death_signal(int sig);
 /// prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) with a precompiled BPF program
 /// (`len` bytes, a multiple of 8). No allocation: safe right after fork.
 int rm_install_seccomp_filter(const void *bpf, size_t len);
+/// prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT): from here on the kernel allows read, write,
+/// exit and rt_sigreturn and ends the process with SIGKILL on any other system call. Nothing
+/// is compiled or allocated (a filter is converted and JIT-compiled by the kernel at install).
+int rm_enter_strict_mode(void);
+/// prctl(PR_GET_SECCOMP): 0 if this process is under no seccomp confinement, 2 under a filter
+/// (what a service manager's SystemCallFilter= installs), -1 on error.
+int rm_seccomp_mode(void);
+/// syscall(SYS_exit, status): the exit system call, which strict mode allows (exit_group, what
+/// _exit calls, it does not). In a single-threaded process it ends the process with `status`.
+_Noreturn void rm_exit_thread(int status);
+/// Lets malloc serve at least `bytes` more without a system call, for a forked child that may
+/// make none: never trim the heap (brk), never map a block (mmap), and grow the heap by
+/// `bytes` now (malloc then free; the pages stay untouched, so a fork does not copy them).
+int rm_reserve_heap(size_t bytes);
 /// syscall(SYS_close_range, first, ~0U, 0): closes every descriptor from `first` up.
 int rm_close_from(unsigned int first);
 /// syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC): every descriptor from `first` up
