@@ -34,7 +34,9 @@ final class Janitor: @unchecked Sendable {
 
     /// Jobs not yet taken are `jobs[next...]`: taken by index, since removeFirst moved the
     /// whole backlog on every job (measured in a profile of 2,000 runners: memmove under
-    /// `drain`, with a backlog of hundreds of jobs behind each batch's fsync).
+    /// `drain`, with a backlog of hundreds of jobs behind each batch's fsync). The taken prefix
+    /// is dropped once it is half the array, so a queue that never runs empty does not keep
+    /// every deleted job's lines until the end of the run.
     private let queue = Mutex<(jobs: [Job], next: Int, results: [Result])>(([], 0, []))
     private var wake: (read: Int32, write: Int32) = (-1, -1)
     private var thread = pthread_t()
@@ -129,8 +131,13 @@ final class Janitor: @unchecked Sendable {
                 state.next = 0
                 return nil
             }
-            defer { state.next += 1 }
-            return state.jobs[state.next]
+            let job = state.jobs[state.next]
+            state.next += 1
+            if state.next >= 64 && 2 * state.next >= state.jobs.count {
+                state.jobs.removeFirst(state.next)
+                state.next = 0
+            }
+            return job
         }) {
             let result = Self.run(job)
             queue.withLock { $0.results.append(result) }
