@@ -44,9 +44,11 @@ public struct ForkServerLoop {
     }
 
     /// Heap every worker can use after strict mode, where malloc may not call brk or mmap.
-    /// A directory worker decodes at most four 1,025-byte files; measured (`heap` probe mode,
-    /// WorkerFailureTests) it stays far below this. Untouched until a worker uses it, so it
-    /// adds nothing to a fork; a worker that needs more is killed, and its runner quarantined.
+    /// A directory worker decodes at most four 1,025-byte files, with nesting limited to 8
+    /// levels: tens of KiB by a reading of the decoder (not measured per input; every hostile
+    /// case of the end-to-end tests runs under strict mode). The `heap` probe mode shows half of
+    /// it usable after strict mode. Untouched until a worker uses it, so it adds nothing to a
+    /// fork; a worker that needs more is killed, and its runner quarantined.
     public static let workerHeapBytes = 4 << 20
 
     /// Runs the server; `body` runs in each worker child with descriptors 0 and 2 on /dev/null,
