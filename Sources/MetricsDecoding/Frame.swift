@@ -364,7 +364,20 @@ func byteCount(_ n: Int) -> String {
 // Wire values of the closed enums. Written out, not derived from case order, so that
 // reordering a declaration cannot silently change the protocol.
 
-extension JobStatus {
+/// A closed enum with a byte of its own on the wire (never 0x00).
+protocol FrameByteCoded: CaseIterable {
+    var frameByte: UInt8 { get }
+}
+
+extension FrameByteCoded {
+    /// The case `frameByte` names: the type's table read backwards (supervisor side only).
+    init?(frameByte: UInt8) {
+        guard let value = Self.allCases.first(where: { $0.frameByte == frameByte }) else { return nil }
+        self = value
+    }
+}
+
+extension JobStatus: FrameByteCoded {
     var frameByte: UInt8 {
         switch self {
         case .normal: 0x01
@@ -372,15 +385,9 @@ extension JobStatus {
         case .repoPolicyCheckFailure: 0x03
         }
     }
-
-    /// The status `frameByte` names: the table above read backwards (supervisor side only).
-    init?(frameByte: UInt8) {
-        guard let status = Self.allCases.first(where: { $0.frameByte == frameByte }) else { return nil }
-        self = status
-    }
 }
 
-extension ReasonCode {
+extension ReasonCode: FrameByteCoded {
     var frameByte: UInt8 {
         switch self {
         case .fileTooLarge: 0x01
@@ -401,15 +408,9 @@ extension ReasonCode {
         case .invalidRunnerName: 0x10
         }
     }
-
-    /// The code `frameByte` names: the table above read backwards (supervisor side only).
-    init?(frameByte: UInt8) {
-        guard let code = Self.allCases.first(where: { $0.frameByte == frameByte }) else { return nil }
-        self = code
-    }
 }
 
-extension RunnerFile {
+extension RunnerFile: FrameByteCoded {
     var frameByte: UInt8 {
         switch self {
         case .installationStart: 0x01
@@ -419,12 +420,10 @@ extension RunnerFile {
         }
     }
 
-    /// `.some(nil)` for 0x00 (no file), nil for a byte that names nothing: the table above
-    /// read backwards (supervisor side only).
+    /// `.some(nil)` for 0x00 (no file), nil for a byte that names nothing.
     static func fromFrameByte(_ byte: UInt8) -> RunnerFile?? {
         if byte == 0x00 { return .some(nil) }
-        guard let file = allCases.first(where: { $0.frameByte == byte }) else { return nil }
-        return .some(file)
+        return RunnerFile(frameByte: byte).map { .some($0) }
     }
 }
 

@@ -118,6 +118,8 @@ public final class WorkerPool {
         var slots: [Slot] = []
         var free = Array((0..<pipes.count).reversed())
         var exhausted = false
+        // Finished slots of one pass, handed over after the refill (kept across passes).
+        var done: [Slot] = []
         while true {
             let stopping = shouldStop()
             if stopping {
@@ -151,7 +153,7 @@ public final class WorkerPool {
                     slots[index].outcome.timedOut = true
                 }
             }
-            var done: [Slot] = []
+            done.removeAll(keepingCapacity: true)
             var index = 0
             while index < slots.count {
                 guard slots[index].finished else { index += 1; continue }

@@ -18,7 +18,8 @@ public enum SeccompLockdown: Sendable, Equatable {
     /// a flag, not a program, so there is nothing for the kernel to compile per worker.
     case strict
     /// A seccomp BPF program, compiled once by the supervisor (libseccomp) and installed with
-    /// one prctl: an image worker's (libext2fs needs pread64, fstat and memory).
+    /// one prctl: an image worker's (libext2fs needs pread64, fstat and memory), and a directory
+    /// worker's where strict mode is refused (the service already runs under a filter).
     case filter([UInt8])
 }
 
