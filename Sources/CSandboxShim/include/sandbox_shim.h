@@ -66,6 +66,7 @@ _Noreturn void rm_exit_thread(int status);
 /// Lets malloc serve at least `bytes` more without a system call, for a forked child that may
 /// make none: never trim the heap (brk), never map a block (mmap), and grow the heap by
 /// `bytes` now (malloc then free; the pages stay untouched, so a fork does not copy them).
+/// -1 if any of it failed, including a heap top smaller than `bytes` afterwards.
 int rm_reserve_heap(size_t bytes);
 /// syscall(SYS_close_range, first, ~0U, 0): closes every descriptor from `first` up.
 int rm_close_from(unsigned int first);
