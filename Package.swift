@@ -58,6 +58,7 @@ func embeddedExecutable(_ name: String, dependencies: [Target.Dependency]) -> Ta
             .linkedLibrary("m"),
             // As for runner-metrics: resolve every symbol at start-up, GOT read-only after it.
             .unsafeFlags(["-Xlinker", "-z", "-Xlinker", "now", "-Xlinker", "-z", "-Xlinker", "relro"]),
+            .unsafeFlags(["-Xlinker", "-z", "-Xlinker", "max-page-size=0x200000"]),
         ])
 }
 

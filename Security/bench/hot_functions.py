@@ -16,7 +16,9 @@ Build first (`swift build -c release --static-swift-stdlib`); needs root, tracef
    (exceptions:page_fault_user) and add the symbol under each worker fault outside the
    packed range, code or read-only data (lld orders data symbols too): what runs or is read
    without a function entry, e.g. strtod's tables.
-A stale list costs only page faults, never correctness: lld ignores names it does not find
+Both run under an allow-everything seccomp filter (as under the shipped systemd unit): without
+one the fork server moves its code onto huge pages, where the order no longer matters and no
+uprobe on the file fires. A stale list costs only page faults, never correctness: lld ignores names it does not find
 (--no-warn-symbol-ordering). SwiftPM does not relink when only the list changes, so this
 script deletes the worker binary before each build. Compare the faults per worker (printed)
 before keeping a new list.
@@ -35,6 +37,27 @@ def run(args, **kw):
     return subprocess.run(args, check=True, **kw)
 
 
+def under_a_filter():
+    """Puts the child under an allow-everything seccomp filter, as systemd's SystemCallFilter=
+    puts the service. The fork server then leaves its code in the executable's file mapping
+    (it moves it onto huge pages only when unfiltered: rm_read_only_segments_to_huge_pages),
+    which is the case the order is for, and the only one uprobes on the file can see."""
+    import ctypes
+
+    class Instruction(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Instruction))]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    allow = (Instruction * 1)(Instruction(0x06, 0, 0, 0x7FFF0000))  # BPF_RET|BPF_K, SECCOMP_RET_ALLOW
+    program = Program(1, allow)
+    # PR_SET_NO_NEW_PRIVS (38), then PR_SET_SECCOMP (22) with SECCOMP_MODE_FILTER (2).
+    if libc.prctl(38, 1, 0, 0, 0) != 0 or libc.prctl(22, 2, ctypes.byref(program), 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "seccomp")
+
+
 def extract(work, runners, corrupt_every, prefix=(), jobs=None):
     root = tempfile.mkdtemp(dir=work)
     for d in ("img", "q", "state"):
@@ -46,7 +69,7 @@ def extract(work, runners, corrupt_every, prefix=(), jobs=None):
                            "--state-dir", os.path.join(root, "state"), "--worker-timeout", "30"]
     if jobs:
         args += ["--jobs", str(jobs)]
-    subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=under_a_filter)
 
 
 def symbols(kinds):

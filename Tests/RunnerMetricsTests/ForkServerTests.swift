@@ -98,6 +98,61 @@ import Testing
         #expect(tree.auditLines.count == 1 && tree.auditLines[0].contains(#""reason": "worker-timeout""#))
     }
 
+    /// The fork server's code and constants sit on sealed huge pages of a memfd (one page-table
+    /// entry per 2 MiB for every worker) unless it runs under a service manager's filter, where
+    /// they stay the executable's own file mappings.
+    @Test(arguments: [false, true])
+    func readOnlySegmentsMoveOntoSealedHugePagesOnlyWithoutAnOuterFilter(outerFilter: Bool) throws {
+        let tree = try TestTree()
+        try tree.runner("stuck", Sample.complete.merging(["stuck": ""]) { $1 })
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Tool.probe)
+        process.arguments = [(outerFilter ? "outer-filter:" : "") + "stuck-marker", "small", tree.fs, tree.quarantine,
+                             tree.metricsLog, tree.auditLog, tree.state]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { process.waitUntilExit() }
+        var server: Int32 = 0
+        let found = TestTree.waitUntil(5) {
+            guard let first = Self.children(process.processIdentifier).first, !Self.children(first).isEmpty else { return false }
+            server = first
+            return true
+        }
+        #expect(found, "no fork server with a worker appeared")
+        let maps = try String(contentsOfFile: "/proc/\(server)/maps", encoding: .utf8).split(separator: "\n")
+        let moved = maps.filter { $0.contains(" /memfd:runner-metrics-text") }
+        let binaryCode = maps.filter { $0.contains(" r-xp ") && $0.hasSuffix("/runner-metrics-probe-worker") }
+        if outerFilter {
+            #expect(moved.isEmpty)
+            #expect(binaryCode.count == 1)
+            return
+        }
+        #expect(binaryCode.isEmpty, "code still mapped from the file: \(binaryCode)")
+        // Constants first (read-only), then code (read and execute), shared, never writable.
+        #expect(moved.count >= 2)
+        #expect(moved.first?.split(separator: " ")[1] == "r--s")
+        #expect(moved.dropFirst().allSatisfy { $0.split(separator: " ")[1] == "r-xs" })
+        for line in moved {
+            let range = line.split(separator: " ")[0]
+            let bounds = range.split(separator: "-").compactMap { UInt64($0, radix: 16) }
+            #expect(bounds.count == 2 && bounds[0] % (2 << 20) == 0 && bounds[1] - bounds[0] == 2 << 20, "\(line)")
+            // Sealed: no write, no resize, no more seals (linux/fcntl.h: F_GET_SEALS is 1034;
+            // F_SEAL_SEAL, _SHRINK, _GROW and _WRITE are 1, 2, 4 and 8).
+            let name = bounds.map { String($0, radix: 16) }.joined(separator: "-")  // map_files: unpadded
+            let file = open("/proc/\(server)/map_files/\(name)", O_RDONLY)
+            #expect(file >= 0, "\(range)")
+            if file >= 0 {
+                #expect(fcntl(file, 1034) == 0xf)
+                close(file)
+            }
+        }
+        // Each window mapped by one huge page in the server.
+        let smaps = try String(contentsOfFile: "/proc/\(server)/smaps", encoding: .utf8)
+        let hugeMapped = smaps.split(separator: "\n").filter { $0.hasPrefix("ShmemPmdMapped:") && $0.hasSuffix(" 2048 kB") }
+        #expect(hugeMapped.count == moved.count)
+    }
+
     /// runner-metrics and runner-metrics-worker copied side by side into a fresh directory.
     static func copyOfTheBinaries(in tree: TestTree) throws -> String {
         let dir = tree.root + "/bin"

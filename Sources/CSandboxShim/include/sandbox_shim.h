@@ -68,6 +68,15 @@ _Noreturn void rm_exit_thread(int status);
 /// `bytes` now (malloc then free; the pages stay untouched, so a fork does not copy them).
 /// -1 if any of it failed, including a heap top smaller than `bytes` afterwards.
 int rm_reserve_heap(size_t bytes);
+/// Moves each 2 MiB window of the running executable's read-only segments (code, constants)
+/// that no other segment shares onto one huge page with the same bytes and protection: a worker
+/// maps each with one page-table entry on its first touch (one fault, where the file mapping
+/// took four to five per worker) and its exit unmaps one. The bytes are copied into a memfd
+/// ("runner-metrics-text" in /proc/PID/maps), collapsed onto a huge page (MADV_COLLAPSE) and
+/// sealed against any change before they are mapped: no mapping of them is ever writable.
+/// Best effort: a window stays as it is where no huge page can be had (before Linux 6.1, THP
+/// disabled) or the memfd is refused. Returns how many windows moved.
+int rm_read_only_segments_to_huge_pages(void);
 /// syscall(SYS_close_range, first, ~0U, 0): closes every descriptor from `first` up.
 int rm_close_from(unsigned int first);
 /// syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC): every descriptor from `first` up
