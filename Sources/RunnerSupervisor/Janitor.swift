@@ -2,18 +2,18 @@ import CSandboxShim
 import Glibc
 import Synchronization
 
-/// Deletes runners whose events are durable on a thread of its own, so that unmounting and
+/// Deletes runners whose events are durable on threads of their own, so that unmounting and
 /// removing directory trees (measured: the largest part of the supervisor's time) overlaps the
 /// workers instead of stalling them. The supervisor never forks after the fork server is
 /// started, so a thread here cannot leave a lock copied into a child.
 ///
 /// Jobs are handed over in order through a Mutex-guarded queue with a pipe as the wake-up
-/// signal, one byte per batch (not per runner: a wake-up per runner cost a pipe write, a read
-/// and a context switch each); the thread drains the whole queue on each byte. The last batch
-/// is made durable only when the last worker has finished, so its deletions are the run's
-/// tail: `finish()` has the calling thread, idle by then, and `tailHelpers` more threads take
-/// jobs from the same queue until it is empty (measured: the tail was a tenth of a
-/// 2,000-runner run, one CPU idle). Results are read back once, after `finish()` joined them.
+/// signal, one byte per thread per batch (not per runner: a wake-up per runner cost a pipe
+/// write, a read and a context switch each); a thread drains the whole queue on each byte.
+/// The last batch is made durable only when the last worker has finished, so its deletions
+/// are the run's tail: `finish()` has the calling thread, idle by then, and `tailHelpers` more
+/// threads take jobs from the same queue until it is empty (measured: the tail was a tenth of
+/// a 2,000-runner run, one CPU idle). Results are read back once, after `finish()` joined them.
 final class Janitor: @unchecked Sendable {
     struct Job: Sendable {
         var location: RunnerLocation
@@ -39,26 +39,38 @@ final class Janitor: @unchecked Sendable {
     /// every deleted job's lines until the end of the run.
     private let queue = Mutex<(jobs: [Job], next: Int, results: [Result])>(([], 0, []))
     private var wake: (read: Int32, write: Int32) = (-1, -1)
-    private var thread = pthread_t()
-    private var running = false
+    private var threads: [pthread_t] = []
+    private var running: Bool { !threads.isEmpty }
     /// Jobs submitted so far; touched only by the submitting thread.
     private var submitted = 0
 
-    /// Starts the thread; if that is not possible, deletions run inline in `submit`.
+    /// How many threads delete while workers run. Two since the workers got cheaper (huge-page
+    /// code, four jobs per CPU): one thread was busy for the whole run and its backlog became
+    /// the tail. Measured (Security/bench/ab.py, 2,000 runners, two runs of 21 rounds): wall
+    /// -2.3 % and -2.4 %, CPU -4 % and -3.5 %. With the costlier workers of the fifth session a
+    /// second thread made no difference (9 rounds).
+    static let threadsDuringRun = 2
+
+    /// Starts the threads; if none can be started, deletions run inline in `submit`.
     init() {
         var ends: [Int32] = [-1, -1]
         guard rm_pipe2(&ends, O_CLOEXEC) == 0 else { return }
         wake = (ends[0], ends[1])
-        let context = Unmanaged.passRetained(self).toOpaque()
-        let created = pthread_create(&thread, nil, { raw in
-            guard let raw else { return nil }
-            Unmanaged<Janitor>.fromOpaque(raw).takeRetainedValue().loop()
-            return nil
-        }, context)
-        if created == 0 {
-            running = true
-        } else {
-            Unmanaged<Janitor>.fromOpaque(context).release()
+        for _ in 0..<Self.threadsDuringRun {
+            var thread = pthread_t()
+            let context = Unmanaged.passRetained(self).toOpaque()
+            let created = pthread_create(&thread, nil, { raw in
+                guard let raw else { return nil }
+                Unmanaged<Janitor>.fromOpaque(raw).takeRetainedValue().loop()
+                return nil
+            }, context)
+            if created == 0 {
+                threads.append(thread)
+            } else {
+                Unmanaged<Janitor>.fromOpaque(context).release()
+            }
+        }
+        if threads.isEmpty {
             close(wake.read)
             close(wake.write)
         }
@@ -77,11 +89,12 @@ final class Janitor: @unchecked Sendable {
             return
         }
         queue.withLock { $0.jobs.append(contentsOf: numbered) }
-        var byte: UInt8 = 1
-        while write(wake.write, &byte, 1) < 0 && errno == EINTR {}
+        // A byte per thread: each wakes, drains, and sleeps again once the queue is empty.
+        let bytes = [UInt8](repeating: 1, count: threads.count)
+        while write(wake.write, bytes, bytes.count) < 0 && errno == EINTR {}
     }
 
-    /// How many more threads drain the queue at the end, beside the deletion thread and the
+    /// How many more threads drain the queue at the end, beside the deletion threads and the
     /// caller. Deleting a loop-mounted runner is mostly waiting (umount2 waits for RCU grace
     /// periods and the loop device's teardown, rmdir for a discard), not CPU, and by the end
     /// nothing else needs the CPUs. Measured on 200 loop-mounted runners (bench.py ext4, four
@@ -110,10 +123,10 @@ final class Janitor: @unchecked Sendable {
             }
             drain()
             for helper in helpers { pthread_join(helper, nil) }
-            close(wake.write)  // EOF ends the loop once the queue is empty
-            pthread_join(thread, nil)
+            close(wake.write)  // EOF ends the loops once the queue is empty
+            for thread in threads { pthread_join(thread, nil) }
             close(wake.read)
-            running = false
+            threads.removeAll()
         }
         let results = queue.withLock { state in
             defer { state.results.removeAll() }
@@ -123,7 +136,7 @@ final class Janitor: @unchecked Sendable {
         return results.sorted { $0.job.sequence < $1.job.sequence }
     }
 
-    /// Runs queued jobs until the queue is empty (the thread's loop, and the caller at the end).
+    /// Runs queued jobs until the queue is empty (the threads' loop, and the caller at the end).
     private func drain() {
         while let job = queue.withLock({ state -> Job? in
             guard state.next < state.jobs.count else {

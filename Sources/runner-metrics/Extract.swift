@@ -15,7 +15,7 @@ struct Extract: ParsableCommand {
     @Option(help: "Lock and journal.") var stateDir = "/var/lib/runner-metrics"
     @Option(name: .customLong("ignore"), help: "A runner still active: never touched (repeatable).") var ignore: [String] = []
     @Option(help: "A file with one active runner name per line.") var ignoreFile: String?
-    @Option(help: "Workers at once (default: four times the online CPUs).") var jobs: Int?
+    @Option(help: "Workers at once (default: four times the online CPUs, at most 64).") var jobs: Int?
     @Option(help: "Seconds a worker may run.") var workerTimeout = 2.0
     @Option(help: "Seconds to wait for another run's lock (default: exit 75 at once).") var wait = 0.0
     @Option(help: "Write runner-metrics.prom here for node_exporter's textfile collector.") var textfileDir: String?
@@ -52,8 +52,10 @@ struct Extract: ParsableCommand {
         // more exits. Measured on 2 CPUs, 2,000 runners (Security/bench/ab.py, 21 rounds):
         // 0.349 s with 4 jobs, 0.341 s with 6, 0.333 s with 8, 0.329 s with 12; CPU time fell
         // with them (0.544 → 0.533 s). Earlier, with costlier workers, 2 jobs took 0.71 s and
-        // 4 0.59 s, and more made no difference.
-        config.jobs = jobs ?? min(256, 4 * max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+        // 4 0.59 s, and more made no difference. At most 64 by default: an image worker may use
+        // up to its address-space limit (the server's size + 64 MiB), and a big host should not
+        // commit to 256 of them unasked (--jobs goes to 256).
+        config.jobs = jobs ?? min(64, 4 * max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
         config.workerTimeout = workerTimeout
         config.lockWait = wait
         let status = ExtractCommandRunner.run(config: config, textfileDir: textfileDir, diagnostics: diagnostics,

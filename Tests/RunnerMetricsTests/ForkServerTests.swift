@@ -133,24 +133,66 @@ import Testing
         #expect(moved.count >= 2)
         #expect(moved.first?.split(separator: " ")[1] == "r--s")
         #expect(moved.dropFirst().allSatisfy { $0.split(separator: " ")[1] == "r-xs" })
+        let binary = try Data(contentsOf: Tool.productsDirectory.appendingPathComponent("runner-metrics-probe-worker"))
         for line in moved {
             let range = line.split(separator: " ")[0]
             let bounds = range.split(separator: "-").compactMap { UInt64($0, radix: 16) }
             #expect(bounds.count == 2 && bounds[0] % (2 << 20) == 0 && bounds[1] - bounds[0] == 2 << 20, "\(line)")
+            guard bounds.count == 2 else { continue }
+            // map_files names are unpadded hex. Root reads the memfd through it.
+            let path = "/proc/\(server)/map_files/" + bounds.map { String($0, radix: 16) }.joined(separator: "-")
+            let file = open(path, O_RDONLY)
+            #expect(file >= 0, "\(path)")
+            guard file >= 0 else { continue }
+            defer { close(file) }
             // Sealed: no write, no resize, no more seals (linux/fcntl.h: F_GET_SEALS is 1034;
-            // F_SEAL_SEAL, _SHRINK, _GROW and _WRITE are 1, 2, 4 and 8).
-            let name = bounds.map { String($0, radix: 16) }.joined(separator: "-")  // map_files: unpadded
-            let file = open("/proc/\(server)/map_files/\(name)", O_RDONLY)
-            #expect(file >= 0, "\(range)")
-            if file >= 0 {
-                #expect(fcntl(file, 1034) == 0xf)
-                close(file)
+            // F_SEAL_SEAL, _SHRINK, _GROW and _WRITE are 1, 2, 4 and 8); mode 0400.
+            #expect(fcntl(file, 1034) == 0xf)
+            var status = stat()
+            #expect(fstat(file, &status) == 0 && status.st_mode & 0o7777 == 0o400)
+            // The bytes are the executable's: every segment's file bytes at its place.
+            let copy = try FileHandle(fileDescriptor: file, closeOnDealloc: false).readToEnd() ?? Data()
+            #expect(copy.count == 2 << 20)
+            var compared = 0
+            for segment in Self.loadSegments(binary) where segment.vaddr >= bounds[0] && segment.vaddr < bounds[1] {
+                let at = Int(segment.vaddr - bounds[0]), length = min(Int(segment.filesz), copy.count - at)
+                #expect(copy[at..<(at + length)] == binary[Int(segment.offset)..<(Int(segment.offset) + length)])
+                compared += length
             }
+            // A window holding only a later part of a long segment starts at its boundary.
+            if compared == 0, let segment = Self.loadSegments(binary).first(where: {
+                $0.vaddr < bounds[0] && $0.vaddr + $0.filesz > bounds[0] }) {
+                let from = Int(segment.offset + (bounds[0] - segment.vaddr))
+                let length = min(copy.count, Int(segment.vaddr + segment.filesz - bounds[0]))
+                #expect(copy[0..<length] == binary[from..<(from + length)])
+                compared = length
+            }
+            #expect(compared > 0, "\(line)")
+        }
+        // No descriptor of the memfds is left open in the server (nor, so, in any worker).
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(server)/fd")) ?? []
+        #expect(!descriptors.isEmpty)
+        for fd in descriptors {
+            let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(server)/fd/\(fd)")) ?? ""
+            #expect(!target.contains("memfd:"), "fd \(fd) -> \(target)")
         }
         // Each window mapped by one huge page in the server.
         let smaps = try String(contentsOfFile: "/proc/\(server)/smaps", encoding: .utf8)
         let hugeMapped = smaps.split(separator: "\n").filter { $0.hasPrefix("ShmemPmdMapped:") && $0.hasSuffix(" 2048 kB") }
         #expect(hugeMapped.count == moved.count)
+    }
+
+    /// The PT_LOAD program headers of an ELF64 little-endian executable.
+    static func loadSegments(_ elf: Data) -> [(offset: UInt64, vaddr: UInt64, filesz: UInt64)] {
+        func integer<T: FixedWidthInteger>(_ at: Int, _: T.Type) -> T {
+            elf[at..<(at + MemoryLayout<T>.size)].reversed().reduce(T(0)) { $0 << 8 | T($1) }
+        }
+        let table = Int(integer(0x20, UInt64.self)), size = Int(integer(0x36, UInt16.self))
+        return (0..<Int(integer(0x38, UInt16.self))).compactMap { index in
+            let header = elf.startIndex + table + index * size
+            guard integer(header, UInt32.self) == 1 else { return nil }  // PT_LOAD
+            return (integer(header + 8, UInt64.self), integer(header + 16, UInt64.self), integer(header + 32, UInt64.self))
+        }
     }
 
     /// runner-metrics and runner-metrics-worker copied side by side into a fresh directory.
