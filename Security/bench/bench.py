@@ -174,8 +174,12 @@ def main():
             scenario_plain(binary, os.path.join(work, "b"), n, 10)
         if "hostile" in chosen:
             scenario_hostile(binary, os.path.join(work, "c"), n, baseline)
-        if "stuck" in chosen and os.access(probe, os.X_OK):
-            scenario_stuck(probe, os.path.join(work, "d"), 200 if a.quick else n)
+        if "stuck" in chosen:
+            if os.access(probe, os.X_OK):
+                scenario_stuck(probe, os.path.join(work, "d"), 200 if a.quick else n)
+            else:
+                print(json.dumps({"scenario": "plain-%d-plus-stuck-worker" % n, "skipped": f"no {probe}: build it "
+                                  "(swift build -c release --static-swift-stdlib) or point --binary-dir at it"}))
         if "ext4" in chosen:
             scenario_ext4(binary, os.path.join(work, "e"), 20 if a.quick else 200)
         if "memory" in chosen:
