@@ -86,26 +86,20 @@ static int huge_copy(uintptr_t window, uintptr_t start, uintptr_t end) {
 /// it; the code making the call lies in the segment replaced and continues on the same bytes.
 static int move_segment(uintptr_t window, uintptr_t start, uintptr_t end, int protection) {
     if (claim(window, start) != 0) return -1;
-    if (claim(end, window + huge) != 0) {
-        unclaim(window, start);
-        return -1;
-    }
     int moved = 0;
-    int fd = huge_copy(window, start, end);
-    uintptr_t scratch = fd >= 0 ? aligned_scratch() : 0;
-    if (scratch != 0) {
-        if (mmap((void *)scratch, huge, protection, MAP_SHARED | MAP_FIXED, fd, 0) == (void *)scratch) {
-            moved = mremap((void *)scratch, huge, huge, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)window) == (void *)window;
+    if (claim(end, window + huge) == 0) {
+        int fd = huge_copy(window, start, end);
+        uintptr_t scratch = fd >= 0 ? aligned_scratch() : 0;
+        if (scratch != 0) {
+            moved = mmap((void *)scratch, huge, protection, MAP_SHARED | MAP_FIXED, fd, 0) == (void *)scratch &&
+                    mremap((void *)scratch, huge, huge, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)window) == (void *)window;
+            if (!moved) munmap((void *)scratch, huge);
         }
-        if (!moved) munmap((void *)scratch, huge);
+        if (fd >= 0) close(fd);
+        if (!moved) unclaim(end, window + huge);
     }
-    if (fd >= 0) close(fd);
-    if (!moved) {
-        unclaim(window, start);
-        unclaim(end, window + huge);
-        return -1;
-    }
-    return 0;
+    if (!moved) unclaim(window, start);
+    return moved ? 0 : -1;
 }
 
 /// Whether the window at `window` may be replaced: no other segment reaches into it (the claims

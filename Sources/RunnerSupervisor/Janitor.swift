@@ -56,19 +56,10 @@ final class Janitor: @unchecked Sendable {
         var ends: [Int32] = [-1, -1]
         guard rm_pipe2(&ends, O_CLOEXEC) == 0 else { return }
         wake = (ends[0], ends[1])
-        for _ in 0..<Self.threadsDuringRun {
-            var thread = pthread_t()
-            let context = Unmanaged.passRetained(self).toOpaque()
-            let created = pthread_create(&thread, nil, { raw in
-                guard let raw else { return nil }
-                Unmanaged<Janitor>.fromOpaque(raw).takeRetainedValue().loop()
-                return nil
-            }, context)
-            if created == 0 {
-                threads.append(thread)
-            } else {
-                Unmanaged<Janitor>.fromOpaque(context).release()
-            }
+        threads = startThreads(Self.threadsDuringRun) { raw in
+            guard let raw else { return nil }
+            Unmanaged<Janitor>.fromOpaque(raw).takeRetainedValue().loop()
+            return nil
         }
         if threads.isEmpty {
             close(wake.read)
@@ -105,21 +96,12 @@ final class Janitor: @unchecked Sendable {
     /// Waits for every submitted deletion and returns the results in submission order.
     func finish() -> [Result] {
         if running {
-            var helpers: [pthread_t] = []
-            for _ in 0..<Self.tailHelpers {
-                var helper = pthread_t()
-                let context = Unmanaged.passRetained(self).toOpaque()
-                if pthread_create(&helper, nil, { raw in
-                    guard let raw else { return nil }
-                    let janitor = Unmanaged<Janitor>.fromOpaque(raw).takeRetainedValue()
-                    janitor.blockInterrupts()
-                    janitor.drain()
-                    return nil
-                }, context) == 0 {
-                    helpers.append(helper)
-                } else {
-                    Unmanaged<Janitor>.fromOpaque(context).release()
-                }
+            let helpers = startThreads(Self.tailHelpers) { raw in
+                guard let raw else { return nil }
+                let janitor = Unmanaged<Janitor>.fromOpaque(raw).takeRetainedValue()
+                janitor.blockInterrupts()
+                janitor.drain()
+                return nil
             }
             drain()
             for helper in helpers { pthread_join(helper, nil) }
@@ -155,6 +137,24 @@ final class Janitor: @unchecked Sendable {
             let result = Self.run(job)
             queue.withLock { $0.results.append(result) }
         }
+    }
+
+    /// Starts up to `count` threads running `entry`, each holding a reference to this janitor
+    /// (`entry` takes it back); returns those that started.
+    private func startThreads(
+        _ count: Int, _ entry: @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer?
+    ) -> [pthread_t] {
+        var started: [pthread_t] = []
+        for _ in 0..<count {
+            var thread = pthread_t()
+            let context = Unmanaged.passRetained(self).toOpaque()
+            if pthread_create(&thread, nil, entry, context) == 0 {
+                started.append(thread)
+            } else {
+                Unmanaged<Janitor>.fromOpaque(context).release()
+            }
+        }
+        return started
     }
 
     /// SIGTERM/SIGINT must interrupt the supervisor's poll, so no deleting thread takes them.

@@ -36,28 +36,37 @@ import Testing
         return text.split(separator: " ").compactMap { Int32($0) }
     }
 
+    /// Starts the probe on one runner whose worker spins (the stuck-marker mode, `prefix`
+    /// first) and waits until the fork server has a worker for which `ready` holds; returns the
+    /// probe and the two pids (0 if none appeared within 5 s). The run ends at the 1 s timeout.
+    static func stuckRun(_ tree: TestTree, prefix: String = "",
+                         ready: (_ worker: Int32) -> Bool = { _ in true }) throws -> (Process, server: Int32, worker: Int32) {
+        try tree.runner("stuck", Sample.complete.merging(["stuck": ""]) { $1 })
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Tool.probe)
+        process.arguments = [prefix + "stuck-marker", "small", tree.fs, tree.quarantine, tree.metricsLog, tree.auditLog, tree.state]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var server: Int32 = 0
+        var worker: Int32 = 0
+        _ = TestTree.waitUntil(5) {
+            guard let first = children(process.processIdentifier).first,
+                  let grandchild = children(first).first, ready(grandchild) else { return false }
+            server = first
+            worker = grandchild
+            return true
+        }
+        return (process, server, worker)
+    }
+
     /// A run whose only worker spins (the probe's stuck-marker mode) keeps the fork server and
     /// one worker alive for the 1 s timeout: long enough to read their /proc status.
     @Test func forkServerAndWorkerAreConfinedAsDocumented() throws {
         let tree = try TestTree()
-        try tree.runner("stuck", Sample.complete.merging(["stuck": ""]) { $1 })
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Tool.probe)
-        process.arguments = ["stuck-marker", "small", tree.fs, tree.quarantine, tree.metricsLog, tree.auditLog, tree.state]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let (process, server, worker) = try Self.stuckRun(tree) { Self.status($0)["Seccomp"] == "1" }
         defer { process.waitUntilExit() }
-        var server: Int32 = 0
-        var worker: Int32 = 0
-        let found = TestTree.waitUntil(5) {
-            guard let first = Self.children(process.processIdentifier).first,
-                  let grandchild = Self.children(first).first else { return false }
-            server = first
-            worker = grandchild
-            return Self.status(worker)["Seccomp"] == "1"
-        }
-        #expect(found, "no fork server with a confined worker appeared")
+        #expect(worker != 0, "no fork server with a confined worker appeared")
         let serverStatus = Self.status(server)
         let workerStatus = Self.status(worker)
         // CAP_KILL (5), CAP_SETGID (6), CAP_SETUID (7): nothing else.
@@ -104,22 +113,9 @@ import Testing
     @Test(arguments: [false, true])
     func readOnlySegmentsMoveOntoSealedHugePagesOnlyWithoutAnOuterFilter(outerFilter: Bool) throws {
         let tree = try TestTree()
-        try tree.runner("stuck", Sample.complete.merging(["stuck": ""]) { $1 })
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Tool.probe)
-        process.arguments = [(outerFilter ? "outer-filter:" : "") + "stuck-marker", "small", tree.fs, tree.quarantine,
-                             tree.metricsLog, tree.auditLog, tree.state]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let (process, server, worker) = try Self.stuckRun(tree, prefix: outerFilter ? "outer-filter:" : "")
         defer { process.waitUntilExit() }
-        var server: Int32 = 0
-        let found = TestTree.waitUntil(5) {
-            guard let first = Self.children(process.processIdentifier).first, !Self.children(first).isEmpty else { return false }
-            server = first
-            return true
-        }
-        #expect(found, "no fork server with a worker appeared")
+        #expect(worker != 0, "no fork server with a worker appeared")
         let maps = try String(contentsOfFile: "/proc/\(server)/maps", encoding: .utf8).split(separator: "\n")
         let moved = maps.filter { $0.contains(" /memfd:runner-metrics-text") }
         let binaryCode = maps.filter { $0.contains(" r-xp ") && $0.hasSuffix("/runner-metrics-probe-worker") }
@@ -150,22 +146,17 @@ import Testing
             #expect(fcntl(file, 1034) == 0xf)
             var status = stat()
             #expect(fstat(file, &status) == 0 && status.st_mode & 0o7777 == 0o400)
-            // The bytes are the executable's: every segment's file bytes at its place.
             let copy = try FileHandle(fileDescriptor: file, closeOnDealloc: false).readToEnd() ?? Data()
             #expect(copy.count == 2 << 20)
+            guard copy.count == 2 << 20 else { continue }
+            // The bytes are the executable's: every segment's file bytes within the window.
             var compared = 0
-            for segment in Self.loadSegments(binary) where segment.vaddr >= bounds[0] && segment.vaddr < bounds[1] {
-                let at = Int(segment.vaddr - bounds[0]), length = min(Int(segment.filesz), copy.count - at)
-                #expect(copy[at..<(at + length)] == binary[Int(segment.offset)..<(Int(segment.offset) + length)])
+            for segment in Self.loadSegments(binary) {
+                let from = max(segment.vaddr, bounds[0]), to = min(segment.vaddr + segment.filesz, bounds[1])
+                guard from < to else { continue }
+                let offset = Int(segment.offset + (from - segment.vaddr)), at = Int(from - bounds[0]), length = Int(to - from)
+                #expect(copy[at..<(at + length)] == binary[offset..<(offset + length)])
                 compared += length
-            }
-            // A window holding only a later part of a long segment starts at its boundary.
-            if compared == 0, let segment = Self.loadSegments(binary).first(where: {
-                $0.vaddr < bounds[0] && $0.vaddr + $0.filesz > bounds[0] }) {
-                let from = Int(segment.offset + (bounds[0] - segment.vaddr))
-                let length = min(copy.count, Int(segment.vaddr + segment.filesz - bounds[0]))
-                #expect(copy[0..<length] == binary[from..<(from + length)])
-                compared = length
             }
             #expect(compared > 0, "\(line)")
         }
