@@ -103,13 +103,18 @@ func differs(_ v: JSONValue, _ t: Any) -> String? {
         guard let u = t as? [String: Any] else { return "object vs \(type(of: t))" }
         // Keys are compared the way Foundation's dictionary does (String ==, canonical
         // equivalence); we keep canonically equivalent but byte-different keys apart, so
-        // such an object has fewer entries on Foundation's side: a duplicate-keys case.
-        // Foundation's dropped U+FEFFs (droppedFEFF) can make keys equivalent too.
-        let canonicalKeys = Set(m.map { String(String.UnicodeScalarView($0.key.unicodeScalars.filter { $0 != "\u{FEFF}" })) })
-        if canonicalKeys.count != m.count { return canonicalKeys.count == u.count ? nil : "object count" }
-        guard m.count == u.count else { return "object count \(m.count) vs \(u.count)" }
+        // such an object may have fewer entries on Foundation's side: a duplicate-keys case.
+        // Foundation's dropped U+FEFFs (droppedFEFF) can make keys equivalent too. Only a
+        // count that differs is explained that way: "a" and "a\u{FEFF}" (a U+FEFF Foundation
+        // keeps) are two members on both sides, compared one by one below.
+        if m.count != u.count {
+            let canonicalKeys = Set(m.map { String(String.UnicodeScalarView($0.key.unicodeScalars.filter { $0 != "\u{FEFF}" })) })
+            return canonicalKeys.count == u.count ? nil : "object count \(m.count) vs \(u.count)"
+        }
         for (k, x) in m {
-            guard let ky = u.keys.first(where: { sameAsFoundation(k, $0) }), let y = u[ky] else {
+            // The same key first ("a\u{FEFF}" is not "a" to Foundation's dictionary either),
+            // then one that lost a U+FEFF on Foundation's side.
+            guard let y = u[k] ?? u.first(where: { sameAsFoundation(k, $0.key) })?.value else {
                 return "key missing in Foundation's object"
             }
             if let why = differs(x, y) { return why }
