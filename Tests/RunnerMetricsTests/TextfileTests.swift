@@ -97,4 +97,23 @@ import Testing
         #expect(metrics.contains(#"node_textfile_mtime_seconds{file="#), "the textfile collector did not read the file")
         #expect(metrics.contains("runner-metrics.prom"))
     }
+
+    /// A textfile directory that cannot be written (here: a path under a regular file, so
+    /// mkdir fails with ENOTDIR for root too) is reported and changes nothing else: the events
+    /// are issued, the runners deleted and quarantined, and the run exits with its own status.
+    @Test func anUnwritableTextfileDirectoryIsReportedWithoutFailingTheRun() throws {
+        let binary = try HardeningSupport.binary()
+        let root = try HardeningSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try HardeningSupport.layTree(root, honest: ["honest-1"], hostile: ["hostile-1"])
+        try HardeningSupport.write(root + "/not-a-directory", "")
+        let result = try HardeningSupport.run(binary, HardeningSupport.extractArguments(root)
+            + ["--textfile-dir", root + "/not-a-directory/textfile"])
+        #expect(result.status == 3, "\(result.status) \(result.err)")
+        #expect(result.err.contains("textfile: ") && result.err.contains("the run's own outcome stands"), "\(result.err)")
+        #expect(HardeningSupport.read(root + "/metrics.log") == HardeningSupport.startLine(flavor: "F") + "\n")
+        #expect(!HardeningSupport.exists(root + "/runner-fs/honest-1"))
+        #expect(!HardeningSupport.exists(root + "/runner-fs/hostile-1"))
+        #expect(HardeningSupport.read(root + "/audit.log").contains(#""runner": "hostile-1""#))
+    }
 }
