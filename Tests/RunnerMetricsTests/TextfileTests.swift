@@ -26,6 +26,11 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: root) }
         let text = HardeningSupport.read(directory + "/" + "runner-metrics.prom")
         #expect(text.contains("runner_metrics_events_issued_total{event=\"runner_start\"} 2\n"))
+        // What the host runs, as `--version` says it.
+        let version = try Tool.run(Tool.runnerMetrics, ["version"]).stdout
+        let commit = String(version.split(separator: " ").last?.dropLast(2) ?? "")
+        #expect(commit.count == 12, "\(version)")
+        #expect(text.contains("runner_metrics_build_info{version=\"0.9.0\",commit=\"\(commit)\"} 1\n"))
         let result = try HardeningSupport.run(promtool, ["check", "metrics"], stdin: text)
         #expect(result.status == 0, "promtool: \(result.out)\(result.err)")
         #expect(result.out.isEmpty && result.err.isEmpty, "promtool lint: \(result.out)\(result.err)")
