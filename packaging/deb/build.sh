@@ -17,8 +17,11 @@ version=$(sed -n 's/.*static let version = "\(.*\)".*/\1/p' Sources/RunnerSuperv
 #    release build: swift-argument-parser's generate-manual plugin builds every product in the
 #    configuration it is given, and a plain release build would replace these binaries with
 #    ones linked against the toolchain's shared Swift runtime.
-swift build -c release --static-swift-stdlib
-release=$(swift build -c release --static-swift-stdlib --show-bin-path)
+#    No $ORIGIN run path either (SwiftPM adds one by default): a root binary in /usr/libexec
+#    has no business looking for its shared libraries beside itself.
+build=(swift build -c release --static-swift-stdlib --disable-local-rpath)
+"${build[@]}"
+release=$("${build[@]}" --show-bin-path)
 swift package generate-manual --configuration debug --multi-page --section 8 \
     --authors "runner-metrics maintainers" >/dev/null
 manuals=.build/plugins/GenerateManual/outputs/runner-metrics
