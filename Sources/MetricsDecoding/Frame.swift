@@ -52,7 +52,8 @@ public enum WorkerVerdict: Equatable, Sendable {
 public enum Frame {
     /// Whole frame, header included. A valid record from files of at most 1024 bytes each
     /// encodes in well under this: a decoded string is never longer than its JSON spelling,
-    /// so the pre-job strings hold under 1024 bytes, and the rest is at most 55 bytes.
+    /// so the pre-job strings hold under 1024 bytes, and the rest is at most 55 bytes (an
+    /// empty_files byte only comes in place of a part of 8 bytes or more).
     public static let maxSize = 8192
 
     // Constants are computed properties, not stored globals: nothing to initialize lazily in

@@ -192,7 +192,7 @@ struct UpstreamShapeDecodingTests {
             #"{"timestamp": 1696427250.0, "event": "runner_start", "flavor": "small", "workflow": "Build \u00e9", "repo": "octo/app", "github_event": "pull_request", "idle": 17.774654626846313}"#,
             #"{"timestamp": 1696427900.0, "event": "runner_stop", "flavor": "small", "workflow": "Build \u00e9", "repo": "octo/app", "github_event": "pull_request", "status": "abnormal", "status_info": {"code": 1}, "job_duration": 650.0}"#,
         ].map { $0 + "\n" }.joined())
-        // The same instants the other way round: `date +%s` for the start, str(float) + LF.
+        // The writers swapped: `date +%s` for the start, str(float) with a LF for the installed one.
         let swapped = try decodeRunner(text: [.installationStart: "1696427100\n", .installed: "1696427232.2253454\n"]).get()
         #expect(String(decoding: eventBytes(swapped), as: UTF8.self) ==
             #"{"timestamp": 1696427232.2253454, "event": "runner_installed", "flavor": "small", "duration": 132.2253453731537}"# + "\n")
