@@ -1,5 +1,7 @@
 import Foundation
 import Glibc
+import MetricsDecoding
+import RunnerWorker
 import Testing
 
 /// Runner files exactly as upstream's own writers leave them, through the real `extract`
@@ -176,6 +178,29 @@ extension TestTree {
         #expect(result.stdout.contains(#""empty_files": ["post-job-metrics.json"]"#), "\(result.stdout)")
         #expect(result.stdout.hasPrefix(#"{"verdict": "valid""#))
         #expect(tree.exists(dir + "/" + Upstream.postJobName))
+    }
+
+    /// An image read from userspace (after a reboot, or quarantined evidence) decides an empty
+    /// file as a directory does: the worker's image path, then the real binary's `inspect`.
+    @Test(arguments: RunnerFile.allCases)
+    func emptyFileInAnImage(_ file: RunnerFile) throws {
+        var files = Upstream.files(0xF).mapValues { Array($0.utf8) }
+        files[file.rawValue] = []
+        let image = try ImageReaderTests.Image(files: files)
+        var empty = RunnerFileSet()
+        empty.insert(file)
+        guard case .valid(let record) = try ImageReaderTests.verdict(ofImageAt: image.path) else {
+            Issue.record("image with an empty \(file.rawValue) not valid")
+            return
+        }
+        #expect(record.emptyFiles == empty)
+        let expected = Upstream.linesByMask[0xF & ~(1 << RunnerFile.allCases.firstIndex(of: file)!)]
+        var lines: [UInt8] = []
+        for event in MetricEvent.events(for: record) { event.appendLine(flavor: "small", to: &lines) }
+        #expect(String(decoding: lines, as: UTF8.self) == expected)
+        let result = try Tool.run(Tool.runnerMetrics, ["inspect", image.path, "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains(#""empty_files": ["\#(file.rawValue)"]"#), "\(result.stdout)")
     }
 
     /// A symlinked metric file (upstream follows it as root) is refused unopened and the runner
