@@ -43,13 +43,22 @@ struct UpstreamDifferenceTests {
         }
     }
 
-    @Test("invalid UTF-8 in a timestamp file: a rejection of this runner, not an exception for the run")
-    func invalidUTF8InTimestampFile() {
+    @Test("invalid UTF-8 in a metric file: a rejection of this runner, not an exception for the run")
+    func invalidUTF8InAMetricFile() {
         var files = U.files.mapValues { Array($0.utf8) }
         files[.installed] = [0x31, 0x37, 0xFF, 0x0A]
         #expect(decodeRunner(files) == .failure(Rejection(.invalidTimestamp, file: .installed, "unexpected byte: byte 0xff at offset 2")))
         files[.installed] = [0xC3, 0xA9]
         #expect(decodeRunner(files) == .failure(Rejection(.invalidTimestamp, file: .installed, "expected a digit: byte 0xc3 at offset 0")))
+        files = U.files.mapValues { Array($0.utf8) }
+        files[.preJob] = Array(#"{"workflow": "C"#.utf8) + [0xFF] + Array(#"I", "repository": "octo/app", "event": "push", "timestamp": 1700000030, "workflow_run_id": "42"}"#.utf8)
+        #expect(decodeRunner(files) == .failure(Rejection(.invalidEncoding, file: .preJob, "byte never valid in UTF-8: byte 0xff at offset 15")))
+    }
+
+    @Test("an empty object as a job file (upstream: a falsy dict, the file taken as absent)")
+    func emptyObject() {
+        #expect(replacing(.preJob, with: "{}\n") == .failure(Rejection(.missingField, file: .preJob, "workflow")))
+        #expect(replacing(.postJob, with: "{}") == .failure(Rejection(.missingField, file: .postJob, "timestamp")))
     }
 
     @Test func unknownKeys() {
@@ -65,8 +74,10 @@ struct UpstreamDifferenceTests {
                 == .failure(Rejection(.invalidValue, file: .preJob, "timestamp: expected a number, got a string")))
         #expect(replacing(.postJob, with: #"{"timestamp": true, "status": "normal"}"#)
                 == .failure(Rejection(.invalidValue, file: .postJob, "timestamp: expected a number, got a boolean")))
-        #expect(replacing(.postJob, with: #"{"timestamp": 1700000330, "status": "abnormal", "status_info": {"code": 1.0}}"#)
-                == .failure(Rejection(.invalidValue, file: .postJob, "status_info.code: not an integer lexeme")))
+        for spelling in ["1.0", "1.5", "1e0"] {
+            #expect(replacing(.postJob, with: #"{"timestamp": 1700000330, "status": "abnormal", "status_info": {"code": \#(spelling)}}"#)
+                    == .failure(Rejection(.invalidValue, file: .postJob, "status_info.code: not an integer lexeme")), "\(spelling)")
+        }
         #expect(replacing(.preJob, with: preJob(workflow: "5"))
                 == .failure(Rejection(.invalidValue, file: .preJob, "workflow: expected a string, got a number")))
     }
