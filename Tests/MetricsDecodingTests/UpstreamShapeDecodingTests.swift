@@ -227,6 +227,39 @@ struct UpstreamShapeDecodingTests {
             #"{"timestamp": 1700000000.0, "event": "runner_installed", "flavor": "small", "duration": 0.0}"# + "\n")
     }
 
+    /// Every number of every event line is a Python float (a fraction or an exponent in its
+    /// lexeme), for random records, clamped values included; only status_info.code is an int.
+    @Test func everyEventNumberIsAFloat() {
+        var gen = Gen(seed: 0x5EED_0017)
+        var clamped = 0
+        for _ in 0..<5000 {
+            var record = gen.record()
+            // Half the time, times that run backwards, so that every clamped field is exercised.
+            if gen.chance(50), let installed = record.installed {
+                record.installationStart = installed + 1
+                record.preJob?.timestamp = installed / 2
+                record.postJob?.timestamp = 0
+            }
+            for event in MetricEvent.events(for: record) {
+                let bytes = Array(event.jsonLine(flavor: "f").utf8.dropLast())
+                guard case .success(.object(let members)) = parseJSON(bytes: bytes) else {
+                    Issue.record("line does not parse")
+                    continue
+                }
+                for (key, value) in members {
+                    guard case .number(let n) = value else { continue }
+                    #expect(!n.isInteger, "\(key): \(n.lexeme)")
+                    if n.lexeme == "0.0" { clamped += 1 }
+                }
+                if case .object(let info)? = members.first(where: { $0.key == "status_info" })?.value,
+                   case .number(let code)? = info.first?.value {
+                    #expect(code.isInteger)
+                }
+            }
+        }
+        #expect(clamped > 100)
+    }
+
     /// An empty file travels to the supervisor in the frame and comes back the same.
     @Test func emptyFilesSurviveTheFrame() throws {
         for file in RunnerFile.allCases {
