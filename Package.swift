@@ -1,12 +1,15 @@
 // swift-tools-version: 6.0
 // The package draws the trust boundary in its folders:
 //   MetricsDecoding  pure decoding of runner bytes and records (no I/O); used by worker and supervisor
-//   RunnerWorker     the sandbox and the reader that run inside the per-runner worker process
+//   WorkerProtocol   what the two sides agree on: descriptors, exit statuses, the fork server's
+//                    messages (links nothing); used by worker and supervisor
+//   RunnerWorker     the sandbox and the readers that run inside the per-runner worker process
+//                    (with libext2fs); never linked into the supervisor
 //   RunnerSupervisor the privileged side: discovery, fork server, verdicts, logs, deletion, quarantine
 //   runner-metrics   the command-line tool
 //   runner-metrics-worker  the fork server and its workers, compiled as Embedded Swift: a small
 //                    static binary whose forks are cheap (Sources/Embedded holds the same sources
-//                    as MetricsDecoding and RunnerWorker, compiled again in Embedded mode)
+//                    as MetricsDecoding, WorkerProtocol and RunnerWorker, compiled again in Embedded mode)
 import Foundation
 import PackageDescription
 
@@ -36,7 +39,7 @@ let embeddedLibraryDirectory: String = {
 func embeddedExecutable(_ name: String, dependencies: [Target.Dependency]) -> Target {
     .executableTarget(
         name: name,
-        dependencies: ["RunnerWorkerEmbedded", "CEmbeddedRuntime"] + dependencies,
+        dependencies: ["RunnerWorkerEmbedded", "WorkerProtocolEmbedded", "CEmbeddedRuntime"] + dependencies,
         swiftSettings: embedded,
         linkerSettings: [
             .linkedLibrary("swiftUnicodeDataTables"),
@@ -65,16 +68,18 @@ var targets: [Target] = [
     // default error printer would call isatty(2), an ioctl the worker's seccomp policy kills).
     .target(name: "CExt2Reader", dependencies: ["CExt2fs"], linkerSettings: [.linkedLibrary("com_err")]),
     .target(name: "MetricsDecoding", swiftSettings: strict),
+    .target(name: "WorkerProtocol", swiftSettings: strict),
     .target(
         name: "RunnerWorker",
-        dependencies: ["MetricsDecoding", "CSandboxShim", "CExt2Reader"],
+        dependencies: ["MetricsDecoding", "WorkerProtocol", "CSandboxShim", "CExt2Reader"],
         swiftSettings: strict
     ),
     // The same sources in Embedded mode, for the worker binaries (directory symlinks).
     .target(name: "MetricsDecodingEmbedded", path: "Sources/Embedded/MetricsDecoding", swiftSettings: embedded),
+    .target(name: "WorkerProtocolEmbedded", path: "Sources/Embedded/WorkerProtocol", swiftSettings: embedded),
     .target(
         name: "RunnerWorkerEmbedded",
-        dependencies: ["MetricsDecodingEmbedded", "CSandboxShim", "CExt2Reader"],
+        dependencies: ["MetricsDecodingEmbedded", "WorkerProtocolEmbedded", "CSandboxShim", "CExt2Reader"],
         path: "Sources/Embedded/RunnerWorker",
         swiftSettings: embedded
     ),
@@ -85,7 +90,7 @@ var targets: [Target] = [
     .plugin(name: "BuildInfo", capability: .buildTool()),
     .target(
         name: "RunnerSupervisor",
-        dependencies: ["MetricsDecoding", "RunnerWorker", "CSandboxShim", "CSeccomp"],
+        dependencies: ["MetricsDecoding", "WorkerProtocol", "CSandboxShim", "CSeccomp"],
         swiftSettings: strict,
         plugins: ["BuildInfo"]
     ),
@@ -117,7 +122,8 @@ var targets: [Target] = [
     // `swift build` comes before `swift test` (README, .ci/run) and the tests say so if not.
     .testTarget(
         name: "RunnerMetricsTests",
-        dependencies: ["MetricsDecoding", "RunnerWorker", "RunnerSupervisor", "runner-metrics", "runner-metrics-probe"],
+        dependencies: ["MetricsDecoding", "WorkerProtocol", "RunnerWorker", "RunnerSupervisor", "runner-metrics",
+                       "runner-metrics-probe"],
         swiftSettings: strict
     ),
 ]

@@ -1,7 +1,8 @@
 // What the supervisor and the worker side agree on: descriptor numbers, exit statuses, the
-// confinement marker, worker identities, and the fork server's messages. Compiled into both
-// the supervisor (as RunnerWorker) and the embedded worker binary (as RunnerWorkerEmbedded),
-// so the two sides cannot drift apart.
+// confinement marker, worker identities, and the fork server's messages. A target of its own
+// that links nothing, used by the supervisor (as WorkerProtocol) and compiled into the embedded
+// worker binary (as WorkerProtocolEmbedded), so the two sides cannot drift apart and the
+// supervisor carries none of the worker's readers.
 
 /// Descriptors a worker is handed by the fork server; the seccomp policy pins them.
 public enum WorkerDescriptor {
@@ -14,6 +15,11 @@ public enum WorkerDescriptor {
     public static let runnerDirectory: Int32 = 3
     /// RLIMIT_NOFILE: descriptors 0...7 exist at most, so "fd < 8" is a cheap mask test.
     public static let limit: Int32 = 8
+}
+
+/// The fork server's control socket: the descriptor the supervisor execs it with (0-2 are /dev/null).
+public enum ForkServerDescriptor {
+    public static let control: Int32 = 3
 }
 
 /// Where a worker's runner data is: a directory (mounted image or plain directory) or, after
