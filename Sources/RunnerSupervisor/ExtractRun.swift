@@ -1,6 +1,6 @@
 import Glibc
 import MetricsDecoding
-import RunnerWorker
+import WorkerProtocol
 
 /// One `extract` run: discover, run workers, make verdicts durable in batches, delete or
 /// quarantine. The only place that writes the metrics log, the audit log and the journal.
