@@ -11,6 +11,10 @@ public struct AuditEntry: Equatable, Sendable {
     public var detail: String
     public var evidence: String?
     public var termination: Termination?
+    /// Set when the evidence could not be moved into the quarantine directory: why, and the
+    /// failing call. `evidence` then names where it stays.
+    public var notMoved: HoldReason? = nil
+    public var notMovedDetail: String? = nil
 
     public var jsonLine: String {
         var members: [(String, String)] = [
@@ -22,6 +26,10 @@ public struct AuditEntry: Equatable, Sendable {
         if let file { members.append(("file", JSONText.string(file.rawValue))) }
         members.append(("detail", JSONText.string(detail)))
         members.append(("evidence", evidence.map(JSONText.string) ?? "null"))
+        if let notMoved {
+            members.append(("not_moved", JSONText.string(notMoved.rawValue)))
+            members.append(("not_moved_detail", JSONText.string(notMovedDetail ?? "")))
+        }
         switch termination {
         case .exited(let status)?: members.append(("exit_status", String(status)))
         case .signaled(let signal)?: members.append(("signal", String(signal)))

@@ -12,6 +12,10 @@ public struct RunSummary: Sendable, Equatable {
     public var skipped = 0
     public var kept = 0
     public var errors = 0
+    /// Entries audited once and still where they are (held in `<state-dir>/held`): evidence
+    /// that could not be moved, trees that could not be removed, invalid names. They do not
+    /// change the exit status after the run that audited them.
+    public var held = 0
     public var quarantinedByReason: [ReasonCode: Int] = [:]
     public var workerSeconds: [Double] = []
     /// Peak resident set of any worker, KiB.
@@ -43,7 +47,7 @@ public struct RunSummary: Sendable, Equatable {
         let fields: [(String, Int)] = [
             ("runner_installed", runnerInstalled), ("runner_start", runnerStart), ("runner_stop", runnerStop),
             ("deleted", deleted), ("quarantined", quarantined), ("ignored", ignored), ("skipped", skipped),
-            ("kept", kept), ("errors", errors),
+            ("kept", kept), ("errors", errors), ("held", held),
         ]
         var members = fields.map { ($0.0, String($0.1)) }
         let reasons = quarantinedByReason.sorted { $0.key.rawValue < $1.key.rawValue }
@@ -73,6 +77,7 @@ public struct RunSummary: Sendable, Equatable {
         var out = "events: \(runnerInstalled) runner_installed, \(runnerStart) runner_start, \(runnerStop) runner_stop\n"
         out += "runners: \(deleted) deleted, \(quarantined) quarantined, \(ignored) ignored, \(skipped) skipped, \(kept) kept\n"
         out += "errors: \(errors)\n"
+        if held > 0 { out += "held: \(held) (audited earlier or now, left in place; see the audit log)\n" }
         for (reason, count) in quarantinedByReason.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             out += "  quarantined \(reason.rawValue): \(count)\n"
         }
