@@ -49,6 +49,9 @@ public enum Textfile {
         out += "runner_metrics_runners_kept_total \(value("kept"))\n"
         family("runner_metrics_runners_skipped_total", "counter", "Runner directories with invalid names, never touched.")
         out += "runner_metrics_runners_skipped_total \(value("skipped"))\n"
+        family("runner_metrics_runners_held", "gauge",
+               "Runner-fs entries audited once and still in place: evidence not moved, trees not removed, invalid names.")
+        out += "runner_metrics_runners_held \(summary.held)\n"
         family("runner_metrics_errors_total", "counter", "Operational errors.")
         out += "runner_metrics_errors_total \(value("errors"))\n"
         family("runner_metrics_runs_total", "counter", "Completed extract runs.")
