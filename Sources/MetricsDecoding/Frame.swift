@@ -31,7 +31,7 @@
 //                0x07 unknown-field, 0x08 missing-field, 0x09 invalid-value,
 //                0x0A invalid-timestamp (the worker-reportable codes); 0x0B not-a-directory,
 //                0x0C worker-crashed, 0x0D worker-sandbox-violation, 0x0E worker-timeout,
-//                0x0F protocol-violation, 0x10 invalid-runner-name, 0x11 undeletable (encodable, never accepted)
+//                0x0F protocol-violation, 0x10 invalid-runner-name (encodable, never accepted)
 //   10     1     file: 0x00 none, 0x01 runner-installation-start.timestamp,
 //                0x02 runner-installed.timestamp, 0x03 pre-job-metrics.json,
 //                0x04 post-job-metrics.json
@@ -406,7 +406,6 @@ extension ReasonCode: FrameByteCoded {
         case .workerTimeout: 0x0E
         case .protocolViolation: 0x0F
         case .invalidRunnerName: 0x10
-        case .undeletable: 0x11
         }
     }
 }

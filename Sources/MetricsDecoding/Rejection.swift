@@ -24,8 +24,6 @@ public enum ReasonCode: String, Sendable, CaseIterable, Hashable {
     case workerTimeout = "worker-timeout"
     case protocolViolation = "protocol-violation"
     case invalidRunnerName = "invalid-runner-name"
-    /// A runner whose events were issued but whose filesystem could not be removed.
-    case undeletable = "undeletable"
 
     /// Whether a (possibly compromised) worker may claim this code. The others describe
     /// facts only the supervisor can observe; a worker claiming them is lying.
@@ -35,7 +33,7 @@ public enum ReasonCode: String, Sendable, CaseIterable, Hashable {
              .duplicateKey, .unknownField, .missingField, .invalidValue, .invalidTimestamp:
             return true
         case .notADirectory, .workerCrashed, .workerSandboxViolation, .workerTimeout,
-             .protocolViolation, .invalidRunnerName, .undeletable:
+             .protocolViolation, .invalidRunnerName:
             return false
         }
     }

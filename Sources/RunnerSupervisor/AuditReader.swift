@@ -144,9 +144,20 @@ public enum AuditReader {
         }
     }
 
-    /// A field as the table shows it: its JSON string escape without the quotes, so every
-    /// control character, non-ASCII scalar, quote and backslash is visible as an escape.
-    static func shown(_ text: String) -> String { String(JSONText.string(text).dropFirst().dropLast()) }
+    /// A field as the table shows it: printable ASCII as it is (an invalid runner name is
+    /// already `\xNN` text and is not escaped twice), every other scalar as its JSON escape
+    /// (`\u001b`, `\u009b`, `\u202e`, `\n`), so nothing reaches the terminal as a control.
+    static func shown(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if scalar.value >= 0x20 && scalar.value < 0x7f {
+                out.unicodeScalars.append(scalar)
+            } else {
+                out += JSONText.string(String(scalar)).dropFirst().dropLast()
+            }
+        }
+        return out
+    }
 
     public static func table(_ entries: [Entry]) -> String {
         let header = ["TIME", "RUNNER", "REASON", "EVIDENCE"]

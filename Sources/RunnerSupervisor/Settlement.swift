@@ -69,8 +69,13 @@ extension ExtractRun {
             } catch {
                 fail("audit log: \(error)", runner: name)
             }
-            summary.quarantined += 1
-            summary.quarantinedByReason[item.entry.reason, default: 0] += 1
+            switch item.entry.reason {
+            case .rejected(let code):
+                summary.quarantined += 1
+                summary.quarantinedByReason[code, default: 0] += 1
+            case .undeletable:
+                summary.undeletable += 1
+            }
             if heldNames.contains(name) {
                 summary.held += 1
                 hold(name, reason: item.entry.reason.rawValue)

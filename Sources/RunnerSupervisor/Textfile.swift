@@ -21,6 +21,7 @@ public enum Textfile {
         add("deleted", Double(summary.deleted))
         add("kept", Double(summary.kept))
         add("skipped", Double(summary.skipped))
+        add("undeletable", Double(summary.undeletable))
         add("errors", Double(summary.errors))
         add("runs", 1)
         for reason in ReasonCode.allCases { add("quarantined|\(reason.rawValue)", Double(summary.quarantinedByReason[reason] ?? 0)) }
@@ -52,6 +53,9 @@ public enum Textfile {
         family("runner_metrics_runners_held", "gauge",
                "Runner-fs entries audited once and still in place: evidence not moved, trees not removed, invalid names.")
         out += "runner_metrics_runners_held \(summary.held)\n"
+        family("runner_metrics_runners_undeletable_total", "counter",
+               "Runners issued whose filesystem could not be removed (audited undeletable, quarantined or held).")
+        out += "runner_metrics_runners_undeletable_total \(value("undeletable"))\n"
         family("runner_metrics_errors_total", "counter", "Operational errors.")
         out += "runner_metrics_errors_total \(value("errors"))\n"
         family("runner_metrics_runs_total", "counter", "Completed extract runs.")
