@@ -31,9 +31,11 @@ extension ExtractRun {
         }
         var failed: [(settlement: Settlement, lines: String)] = []
         for name in order {
-            guard let entry = state[name], !entry.done else { continue }
+            guard let entry = state[name] else { continue }
             let place = location(name)
             var evidenceStays = false
+            // Before the `D` check: a runner settled as undeletable is done with, but if it
+            // was held in place, the held registry may not have been written yet.
             if case let .quarantine(_, evidence, line)? = entry.quarantine, (try? Sys.lstat(evidence)) ?? nil != nil {
                 // Moved (or held in place) with its line journaled: audit it if that was not
                 // done, and never delete or extract it again.
@@ -48,7 +50,7 @@ extension ExtractRun {
                     hold(name, reason: AuditReader.reason(ofLine: line) ?? "unknown")
                 }
             }
-            guard case let .intent(_, dev, ino, offset, lines)? = entry.intent else { continue }
+            guard !entry.done, case let .intent(_, dev, ino, offset, lines)? = entry.intent else { continue }
             var written = entry.written
             if !written {
                 written = completeTornAppend(dev: dev, ino: ino, offset: offset, lines: lines, runner: name)
