@@ -92,7 +92,7 @@ extension ExtractRun {
     /// The audit entry of a runner whose events are out but whose filesystem is not gone.
     func undeletable(_ location: RunnerLocation, _ error: SystemError, facts: RunnerFacts?) -> Settlement {
         let entry = AuditEntry(timestamp: Sys.wallSeconds(), runner: location.name, flavor: config.flavor,
-                               reason: .undeletable, detail: "events issued; not removed: \(error)",
+                               reason: .undeletable, detail: "extracted, not removed: \(error)",
                                evidence: location.evidencePath(in: config.quarantineDir, unique: uniqueSuffix()))
         return Settlement(location: location, entry: entry, facts: facts)
     }
