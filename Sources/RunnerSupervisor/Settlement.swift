@@ -150,9 +150,13 @@ extension ExtractRun {
     func checkQuarantineLayout() {
         var quarantine = config.quarantineDir
         var target = EntryIdentity.of(path: quarantine)
-        if target == nil, let slash = quarantine.lastIndex(of: "/") {
+        if target == nil {
             // Not created yet: it will be made in its parent, on the parent's mount.
-            quarantine = slash == quarantine.startIndex ? "/" : String(quarantine[..<slash])
+            if let slash = quarantine.lastIndex(of: "/") {
+                quarantine = slash == quarantine.startIndex ? "/" : String(quarantine[..<slash])
+            } else {
+                quarantine = "."
+            }
             target = EntryIdentity.of(path: quarantine)
         }
         guard let target else { return }
