@@ -182,6 +182,37 @@ enum Cleanup {
         outside.expectUnchanged()
     }
 
+    /// A directory moved out of the runner while its tree is being removed (done here by root,
+    /// the worst a live runner could do): the walk's step up must reach the inode it left, so
+    /// it stops instead of emptying the directory the moved one now sits in.
+    @Test func treeMovedDuringRemovalIsNotFollowed() throws {
+        let tree = try TestTree()
+        let elsewhere = tree.root + "/elsewhere"
+        try TestTree.directory(elsewhere)
+        let keep = try OutsideFile(elsewhere + "/keep")
+        let dir = try tree.runner("moving", Sample.complete)
+        try TestTree.directory(dir + "/a")
+        Cleanup.nest(dir + "/a", levels: 3000)
+        let mover = Process()
+        mover.executableURL = URL(fileURLWithPath: "/bin/sh")
+        mover.arguments = ["-c", "sleep 0.3; mv '\(dir)/a/d' '\(elsewhere)/d' 2>/dev/null; true"]
+        try mover.run()
+        let first = try tree.extract()
+        mover.waitUntilExit()
+        #expect(first.status == 0 || first.status == 3, "\(first.stderr)")
+        #expect(tree.metricLines == Hostile.honestLines)
+        keep.expectUnchanged()
+        if first.status == 3 {
+            let entry = try Cleanup.only(tree)
+            #expect(entry["reason"] as? String == "undeletable")
+            #expect(entry["detail"] as? String == "extracted, not removed: remove: the runner tree changed during removal: Stale file handle")
+        }
+        print("tree moved during removal: first run exited \(first.status)")
+        let next = try tree.extract()
+        #expect(next.status == 0, "\(next.stderr)")
+        keep.expectUnchanged()
+    }
+
     /// Two mounts stacked on one runner directory: the top one is the runner read; after
     /// its umount2 the directory is looked at again and the one under it is unmounted too,
     /// never emptied: its files are still in its image afterwards.
