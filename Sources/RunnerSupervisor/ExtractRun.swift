@@ -109,7 +109,7 @@ public final class ExtractRun {
         // its own, and lost+found is the filesystem's, not a runner.
         let filesystemRoot = directories.runnerFSIdentity?.isMountRoot == true
         var names: [String] = []
-        var invalid: [AuditEntry] = []
+        var invalid: [(entry: AuditEntry, held: HeldRegistry.Entry)] = []
         for entry in entries {
             if let name = entry.name { listedInodes[name] = entry.inode }
             if filesystemRoot && entry.rawName == Self.lostAndFound { continue }
@@ -121,11 +121,11 @@ public final class ExtractRun {
             guard let name = entry.name else {
                 summary.skipped += 1
                 summary.held += 1
-                invalid.append(AuditEntry(
+                invalid.append((AuditEntry(
                     timestamp: Sys.wallSeconds(), runner: entry.displayName, flavor: config.flavor,
-                    reason: .invalidRunnerName, detail: "name outside [A-Za-z0-9._-]{1,128}; not touched"))
-                registry.hold(.init(rawName: entry.rawName, device: directories.runnerFSDevice, inode: entry.inode,
-                                    reason: ReasonCode.invalidRunnerName.rawValue))
+                    reason: .invalidRunnerName, detail: "name outside [A-Za-z0-9._-]{1,128}; not touched"),
+                    .init(rawName: entry.rawName, device: directories.runnerFSDevice, inode: entry.inode,
+                          reason: ReasonCode.invalidRunnerName.rawValue)))
                 continue
             }
             if config.ignore.contains(name) {
@@ -134,10 +134,12 @@ public final class ExtractRun {
             }
             names.append(name)
         }
-        for entry in invalid {
+        for item in invalid {
             do throws(SystemError) {
-                try auditLog.append(entry.jsonLine)
+                try auditLog.append(item.entry.jsonLine)
                 auditUnsynced = true
+                // Held only once its line is out: a line that failed is tried again next run.
+                registry.hold(item.held)
             } catch { fail("audit log: \(error)") }
         }
         return names
