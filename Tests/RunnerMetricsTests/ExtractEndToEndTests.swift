@@ -156,6 +156,16 @@ import Testing
         #expect(tree.metricLines == [Sample.installedLine, Sample.startLine, Sample.stopLine])
     }
 
+    /// A 64 KiB tmpfs under the tree, filled up: where a metrics log can take nothing.
+    static func fullVolume(_ tree: TestTree) throws -> String {
+        let volume = tree.root + "/logvol"
+        try TestTree.directory(volume)
+        try Tool.sh("mount -t tmpfs -o size=64k tmpfs '\(volume)' && (dd if=/dev/zero of='\(volume)/filler' bs=4k 2>/dev/null; true)")
+        return volume
+    }
+
+    /// The metrics log cannot be written: nothing is deleted, exit 1, and a later run with a
+    /// writable log issues the events once.
     @Test func fullMetricsLogKeepsRunnersAndIssuesOnceLater() throws {
         let tree = try TestTree()
         let volume = try Self.fullVolume(tree)
