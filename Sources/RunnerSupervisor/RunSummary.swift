@@ -12,7 +12,16 @@ public struct RunSummary: Sendable, Equatable {
     public var skipped = 0
     public var kept = 0
     public var errors = 0
+    /// Entries audited once and still where they are (held in `<state-dir>/held`): evidence
+    /// that could not be moved, trees that could not be removed, invalid names. They do not
+    /// change the exit status after the run that audited them.
+    public var held = 0
+    /// Runners issued whose filesystem could not be removed, audited as `undeletable` (and
+    /// quarantined, or held where that was impossible).
+    public var undeletable = 0
     public var quarantinedByReason: [ReasonCode: Int] = [:]
+    /// 0-byte runner files, decided as absent (upstream's writers leave them when jq fails).
+    public var emptyFiles: [RunnerFile: Int] = [:]
     public var workerSeconds: [Double] = []
     /// Peak resident set of any worker, KiB.
     public var workerMaxRSSKiB = 0
@@ -20,6 +29,8 @@ public struct RunSummary: Sendable, Equatable {
     public var phaseSeconds: [String: Double] = [:]
     public var durationSeconds = 0.0
     public var interrupted = false
+    /// The quarantine after the run: what is there, and what retention removed.
+    public var quarantine = QuarantineRetention.Report()
 
     public init() {}
 
@@ -27,7 +38,7 @@ public struct RunSummary: Sendable, Equatable {
     /// including any runner kept for a later run (someone should look).
     public var exitStatus: Int32 {
         if errors > 0 || interrupted || kept > 0 { return 1 }
-        if quarantined > 0 || skipped > 0 { return 3 }
+        if quarantined > 0 || skipped > 0 || undeletable > 0 { return 3 }
         return 0
     }
 
@@ -43,7 +54,9 @@ public struct RunSummary: Sendable, Equatable {
         let fields: [(String, Int)] = [
             ("runner_installed", runnerInstalled), ("runner_start", runnerStart), ("runner_stop", runnerStop),
             ("deleted", deleted), ("quarantined", quarantined), ("ignored", ignored), ("skipped", skipped),
-            ("kept", kept), ("errors", errors),
+            ("kept", kept), ("errors", errors), ("empty_files", emptyFiles.values.reduce(0, +)),
+            ("held", held), ("undeletable", undeletable), ("pruned", quarantine.pruned),
+            ("quarantine_entries", quarantine.entries),
         ]
         var members = fields.map { ($0.0, String($0.1)) }
         let reasons = quarantinedByReason.sorted { $0.key.rawValue < $1.key.rawValue }
@@ -73,6 +86,13 @@ public struct RunSummary: Sendable, Equatable {
         var out = "events: \(runnerInstalled) runner_installed, \(runnerStart) runner_start, \(runnerStop) runner_stop\n"
         out += "runners: \(deleted) deleted, \(quarantined) quarantined, \(ignored) ignored, \(skipped) skipped, \(kept) kept\n"
         out += "errors: \(errors)\n"
+        let empty = emptyFiles.values.reduce(0, +)
+        if empty > 0 { out += "empty files (decided as absent): \(empty)\n" }
+        if undeletable > 0 { out += "undeletable: \(undeletable) (events issued; quarantined or held, audited)\n" }
+        if held > 0 { out += "held: \(held) (audited earlier or now, left in place; see the audit log)\n" }
+        if quarantine.pruned > 0 || quarantine.failed > 0 {
+            out += "quarantine retention: \(quarantine.pruned) removed, \(quarantine.failed) could not be removed\n"
+        }
         for (reason, count) in quarantinedByReason.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             out += "  quarantined \(reason.rawValue): \(count)\n"
         }
