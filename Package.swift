@@ -96,10 +96,13 @@ var targets: [Target] = [
     // What the Embedded stdlib expects the platform to provide (a C-locale strtod).
     .target(name: "CEmbeddedRuntime"),
     embeddedExecutable("runner-metrics-worker", dependencies: []),
+    // Records the commit the binaries are built from (runner-metrics --version, build_info).
+    .plugin(name: "BuildInfo", capability: .buildTool()),
     .target(
         name: "RunnerSupervisor",
         dependencies: ["MetricsDecoding", "RunnerWorker", "CSandboxShim", "CSeccomp"],
-        swiftSettings: strict
+        swiftSettings: strict,
+        plugins: ["BuildInfo"]
     ),
     .executableTarget(
         name: "runner-metrics",

@@ -64,9 +64,6 @@ int rm_install_seccomp_filter(const void *bpf, size_t len) {
     return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
 }
 
-int rm_enter_strict_mode(void) { return prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, 0, 0); }
-int rm_seccomp_mode(void) { return prctl(PR_GET_SECCOMP, 0, 0, 0, 0); }
-
 _Noreturn void rm_exit_thread(int status) {
     for (;;) syscall(SYS_exit, status);
 }

@@ -32,10 +32,15 @@ public enum ExtractCommandRunner {
         Interrupt.install()
         let summary = ExtractRun(config: config, server: server, diagnostics: diagnostics).run()
         server.shutdown()
+        // The textfile describes the run; it never decides it. Events are out and runners
+        // deleted by now, so a textfile that cannot be written (a missing or read-only
+        // directory) is reported and the run keeps its status: exiting 1 would tell cron and
+        // systemd that the extraction failed when it did not. node_exporter then serves the
+        // previous file, whose runner_metrics_last_success_timestamp_seconds stops advancing,
+        // which is what "no run for a while" alerts watch.
         if let textfileDir {
             do throws(SystemError) { try Textfile.write(summary, flavor: config.flavor, to: textfileDir) } catch {
-                diagnostics.emit(.error, "textfile: \(error)")
-                return 1
+                diagnostics.emit(.error, "textfile: \(error); the run's own outcome stands")
             }
         }
         if printJSON {

@@ -6,9 +6,6 @@ import RunnerWorker
 public final class ForkServer {
     public let socket: Int32
     public let pid: pid_t
-    /// Whether directory workers lock down in seccomp strict mode (the server said so when it
-    /// started); if not, the service runs under a filter and they install their own.
-    public private(set) var directoryWorkersStrict = false
 
     /// Starts the server: forks, lays out descriptors 0-2 on /dev/null and 3 on the control
     /// socket, and execs `executable` (a descriptor, so the file checked is the file run) with
@@ -68,11 +65,8 @@ public final class ForkServer {
         var ready = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
         var n: Int32 = -1
         repeat { n = poll(&ready, 1, seconds * 1000) } while n < 0 && errno == EINTR
-        guard n == 1, let reply = try? receive(), reply.count == 1, reply[0].kind == .started, reply[0].tag == 0,
-              reply[0].value == 0 || reply[0].value == 1
-        else { return false }
-        directoryWorkersStrict = reply[0].value == 1
-        return true
+        guard n == 1, let reply = try? receive() else { return false }
+        return reply == [ForkServerMessage(.started, tag: 0)]
     }
 
     /// Ends a server that did not start and says why, from its exit status.

@@ -26,24 +26,43 @@ public struct SyscallRule: Sendable, Equatable {
 
 /// A seccomp filter policy as data: default deny (kill the whole process), then an allowlist;
 /// anything not listed — execve, fork/clone, socket, ptrace, kill, mount, unlink, any open —
-/// kills the worker with SIGSYS. An image worker installs one; a directory worker locks down in
-/// strict mode, whose four calls the kernel fixes (`strictMode`, for the record), and installs
-/// its filter only where strict mode is refused.
+/// kills the worker with SIGSYS. Every worker installs one, stacked on the fork server's own
+/// (`forkServer`), which every worker inherits; under systemd the unit's `SystemCallFilter=`
+/// stacks above both. The kernel runs every filter and the strictest answer wins, so the
+/// worker's allowlist is what it can do, wherever it runs.
 public struct SeccompPolicy: Sendable, Equatable {
     public var rules: [SyscallRule]
 
     /// Descriptors the worker is handed by the fork server; the policy pins them.
     public typealias Descriptor = WorkerDescriptor
 
-    /// What every worker needs once its runner data is in reach: answer, end, memory.
-    static let common: [SyscallRule] = [
+    /// What every worker needs once its runner data is in reach: answer and end.
+    static let answerAndEnd: [SyscallRule] = [
         SyscallRule("write", [.equals(index: 0, value: UInt64(Descriptor.result))],
-                    reason: "write the result frame to the pipe on descriptor 1"),
+                    reason: "write the confinement marker and the result frame to the pipe on descriptor 1"),
         SyscallRule("write", [.equals(index: 0, value: UInt64(Descriptor.diagnostics))],
-                    reason: "libc or the Swift runtime may write an error message to descriptor 2 (/dev/null) before ending the process, so a decoder bug is reported as a crash, not a sandbox violation"),
-        SyscallRule("exit_group", reason: "end the worker"),
-        SyscallRule("exit", reason: "end the worker thread (the runtime may use it instead of exit_group)"),
-        // Memory for the decoder; never executable.
+                    reason: "the Swift runtime or libc may write an error message to descriptor 2 (/dev/null) before ending the process, so a decoder bug is reported as a crash, not a sandbox violation"),
+        SyscallRule("exit", reason: "end the worker with its status (it is single-threaded, so exit ends the process; `WorkerExit.end`)"),
+        SyscallRule("exit_group", reason: "end the worker: what _exit calls, should libc or the runtime end it that way"),
+        SyscallRule("rt_sigreturn", reason: "return from a signal handler (a worker installs none; listed so that one the runtime installs can never turn into a sandbox violation)"),
+    ]
+
+    /// A worker on a mounted (or plain) runner directory. It opened its four files before (by
+    /// fixed name under descriptor 3, lstat first, O_NOFOLLOW|O_NONBLOCK, unprivileged) and
+    /// decodes them in the heap the fork server reserved, so from here on it needs five calls:
+    /// no open, no memory call, no signal sent.
+    public static let directoryWorker = SeccompPolicy(rules: [
+        SyscallRule("read", reason: "read at most 1025 bytes of each runner file opened before the filter"),
+    ] + answerAndEnd)
+
+    /// A worker on an unmounted image (after a reboot): libext2fs reads the image, which the
+    /// supervisor opened read-only onto descriptor 3, block by block, and allocates as it goes.
+    public static let imageWorker = SeccompPolicy(rules: [
+        SyscallRule("pread64", [.equals(index: 0, value: UInt64(Descriptor.runnerDirectory))],
+                    reason: "libext2fs reads blocks of the runner's image at explicit offsets, on descriptor 3 only"),
+        SyscallRule("fstat", [.equals(index: 0, value: UInt64(Descriptor.runnerDirectory))],
+                    reason: "fstat the image on descriptor 3 for its size and type (the fstat system call, which takes no path, unlike newfstatat)"),
+        // Memory for libext2fs; never executable.
         SyscallRule("brk", reason: "malloc grows the heap"),
         SyscallRule("mmap", [.maskedEquals(index: 2, mask: UInt64(PROT_EXEC), value: 0)],
                     reason: "malloc maps large blocks; PROT_EXEC is refused so no new code can be mapped"),
@@ -55,38 +74,7 @@ public struct SeccompPolicy: Sendable, Equatable {
         // Runtime plumbing.
         SyscallRule("futex", reason: "uncontended Swift runtime and glibc locks may still wake or wait"),
         SyscallRule("rt_sigprocmask", reason: "glibc's abort() and the runtime's crash path block signals before raising"),
-        SyscallRule("rt_sigreturn", reason: "return from a signal handler, if the runtime installed one"),
-    ]
-
-    /// A worker on a mounted (or plain) runner directory: seccomp strict mode, not a filter.
-    /// It opened its four files before (by fixed name under descriptor 3, lstat first,
-    /// O_NOFOLLOW|O_NONBLOCK, unprivileged); from here on the kernel allows these four calls
-    /// and nothing else, not even exit_group, brk or mmap, on pain of SIGKILL. Not compiled:
-    /// the list is the kernel's (kernel/seccomp.c, mode1_syscalls), kept here with the reason
-    /// each is enough.
-    public static let strictMode = SeccompPolicy(rules: [
-        SyscallRule("read", reason: "read at most 1025 bytes of each runner file opened before strict mode"),
-        SyscallRule("write", reason: "write the marker and the result frame to the pipe on descriptor 1 (any descriptor, but every other one the worker holds is read-only or /dev/null)"),
-        SyscallRule("exit", reason: "end the worker with its status (it is single-threaded, so exit ends the process; `WorkerExit.end`)"),
-        SyscallRule("rt_sigreturn", reason: "return from a signal handler (the worker installs none)"),
-    ])
-
-    /// A directory worker where strict mode is refused because the whole service already runs
-    /// under a filter (systemd's `SystemCallFilter=`): this filter, stacked on that one. Same
-    /// files opened before, and no open at all after — a filter cannot see an openat path, and
-    /// an absolute path would ignore the directory descriptor.
-    public static let directoryWorker = SeccompPolicy(rules: [
-        SyscallRule("read", reason: "read at most 1025 bytes of each runner file opened before the filter"),
-    ] + common)
-
-    /// A worker on an unmounted image (after a reboot): libext2fs reads the image, which the
-    /// supervisor opened read-only onto descriptor 3, block by block.
-    public static let imageWorker = SeccompPolicy(rules: [
-        SyscallRule("pread64", [.equals(index: 0, value: UInt64(Descriptor.runnerDirectory))],
-                    reason: "libext2fs reads blocks of the runner's image at explicit offsets, on descriptor 3 only"),
-        SyscallRule("fstat", [.equals(index: 0, value: UInt64(Descriptor.runnerDirectory))],
-                    reason: "fstat the image on descriptor 3 for its size and type (the fstat system call, which takes no path, unlike newfstatat)"),
-    ] + common)
+    ] + answerAndEnd)
 }
 
 /// prctl(2) options (linux/prctl.h, part of the kernel ABI), which Swift's Glibc does not import.
@@ -102,9 +90,8 @@ extension SeccompPolicy {
 
     /// What the fork server itself does once configured, and what a worker does between fork
     /// and its own filter. Installed by the server on itself (with no_new_privs) right after
-    /// its configuration arrives, but only where strict mode is ruled out anyway: when the
-    /// service already runs under a filter (systemd's `SystemCallFilter=`). Every worker then
-    /// inherits it and stacks its own policy on top.
+    /// its configuration arrives, before its first fork. Every worker inherits it and stacks
+    /// its own policy on top.
     public static let forkServerOwn: [SyscallRule] = [
         // The server's loop.
         SyscallRule("poll", reason: "wait for the control socket and the SIGCHLD signalfd (descriptor 4, read under the workers' read rule)"),

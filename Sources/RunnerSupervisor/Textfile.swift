@@ -59,6 +59,8 @@ public enum Textfile {
         out += "runner_metrics_last_run_exit_status \(summary.exitStatus)\n"
         family("runner_metrics_last_success_timestamp_seconds", "gauge", "UNIX time of the last run that exited 0 or 3.")
         out += "runner_metrics_last_success_timestamp_seconds \(value("last_success"))\n"
+        family("runner_metrics_build_info", "gauge", "The running build: always 1, with its version and commit as labels.")
+        out += "runner_metrics_build_info{version=\"\(BuildInfo.version)\",commit=\"\(BuildInfo.commit)\"} 1\n"
         family("runner_metrics_worker_duration_seconds", "histogram", "Wall time of one sandboxed worker, fork to verdict.")
         for bound in buckets {
             out += "runner_metrics_worker_duration_seconds_bucket{le=\"\(format(bound))\"} \(value("latency_bucket|\(bound)"))\n"

@@ -40,13 +40,9 @@ public enum VerdictClassifier {
         case nil:
             return .kept("worker ended without an exit report")
         case .signaled(SIGSYS):
+            // Only the kernel's seccomp sends SIGSYS here: the worker's filter kills with it,
+            // and a SIGKILL from the supervisor (a timeout) or anyone else is a crash below.
             return .rejected(Rejection(.workerSandboxViolation, "worker made a system call the seccomp policy forbids (SIGSYS)"),
-                             termination: termination)
-        case .signaled(SIGKILL) where outcome.strictMode:
-            // Not ours: a timed-out or interrupted worker was handled above. Strict mode ends a
-            // worker this way on any call but read, write and exit. (Under a filter a SIGKILL
-            // we did not send is someone else's, the OOM killer's say: a crash, below.)
-            return .rejected(Rejection(.workerSandboxViolation, "worker was killed by SIGKILL the supervisor did not send: a system call outside seccomp strict mode"),
                              termination: termination)
         case .signaled(SIGXCPU):
             return .rejected(Rejection(.workerTimeout, "worker exhausted its CPU time limit (SIGXCPU)"), termination: termination)

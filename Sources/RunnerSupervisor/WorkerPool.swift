@@ -18,8 +18,6 @@ public struct WorkerOutcome: Sendable {
     public var seconds: Double = 0
     /// Peak resident set of the worker, KiB.
     public var maxRSSKiB = 0
-    /// The worker locked down in seccomp strict mode, which ends any other call with SIGKILL.
-    public var strictMode = false
 }
 
 /// Runs workers through the fork server, up to `jobs` at a time, from one poll loop. Forks
@@ -208,7 +206,6 @@ public final class WorkerPool {
         defer { close(descriptor) }
         let now = Sys.monotonicSeconds()
         var slot = Slot(tag: tag, place: place, started: now, deadline: now + timeout)
-        slot.outcome.strictMode = source == .directory && server.directoryWorkersStrict
         do throws(SystemError) {
             try server.spawn(tag: tag, source: source, descriptor: descriptor, resultPipe: pipes[place].write)
         } catch {

@@ -29,26 +29,23 @@ public struct ForkServerLoop {
     /// The SIGCHLD signalfd: the first descriptor free after the control socket.
     static let childExits: Int32 = 4
 
-    /// The server's own mapped size plus this is each worker's RLIMIT_AS. A directory worker
-    /// locks down in strict mode unless the server already runs under a filter (the service
-    /// manager's: systemd's `SystemCallFilter=`), where the kernel would refuse it: then it
-    /// installs the directory filter, which stacks on that one.
-    static func sandboxes(_ configuration: ForkServerConfiguration, strict: Bool) -> WorkerSandboxes {
+    /// The two worker sandboxes: each worker's RLIMIT_AS is the server's own mapped size plus
+    /// the configured headroom; they differ in their seccomp filter.
+    static func sandboxes(_ configuration: ForkServerConfiguration) -> WorkerSandboxes {
         let addressSpace = mappedBytes() + configuration.addressSpaceHeadroom
-        let directory: SeccompLockdown = strict ? .strict : .filter(configuration.directoryFilter)
         return WorkerSandboxes(
-            directory: WorkerSandbox(lockdown: directory, cpuSeconds: configuration.cpuSeconds,
+            directory: WorkerSandbox(filter: configuration.directoryFilter, cpuSeconds: configuration.cpuSeconds,
                                      addressSpaceBytes: addressSpace),
-            image: WorkerSandbox(lockdown: .filter(configuration.imageFilter), cpuSeconds: configuration.cpuSeconds,
+            image: WorkerSandbox(filter: configuration.imageFilter, cpuSeconds: configuration.cpuSeconds,
                                  addressSpaceBytes: addressSpace))
     }
 
-    /// Heap every worker can use after strict mode, where malloc may not call brk or mmap.
-    /// A directory worker decodes at most four 1,025-byte files, with nesting limited to 8
+    /// Heap every worker can use under the directory filter, which allows no brk or mmap. A
+    /// directory worker decodes at most four 1,025-byte files, with nesting limited to 8
     /// levels: tens of KiB by a reading of the decoder (not measured per input; every hostile
-    /// case of the end-to-end tests runs under strict mode). The `heap` probe mode shows half of
-    /// it usable after strict mode. Untouched until a worker uses it, so it adds nothing to a
-    /// fork; a worker that needs more is killed, and its runner quarantined.
+    /// case of the end-to-end tests runs under that filter). The `heap` probe mode shows half
+    /// of it usable after the filter is on. Untouched until a worker uses it, so it adds
+    /// nothing to a fork; a worker that needs more is killed, and its runner quarantined.
     public static let workerHeapBytes = 4 << 20
 
     /// Runs the server; `body` runs in each worker child with descriptors 0 and 2 on /dev/null,
@@ -79,17 +76,8 @@ public struct ForkServerLoop {
         _ = rm_default_signal(SIGXCPU)
 
         guard let configuration = receiveConfiguration() else { _exit(ForkServerExit.configuration) }
-        // Under a filter already (the service manager's), or not: asked once, before any fork.
-        let inheritedMode = rm_seccomp_mode()
-        guard inheritedMode >= 0 else { _exit(ForkServerExit.seccomp) }
-        let strict = inheritedMode == 0
-        // Code and constants onto huge pages (rm_read_only_segments_to_huge_pages): fewer
-        // page faults and page-table entries per worker. Not under a service manager's
-        // filter, which comes with MemoryDenyWriteExecute= in the shipped unit: executable
-        // bytes from a memfd would be within its letter (never writable) but not its spirit.
-        if strict { _ = rm_read_only_segments_to_huge_pages() }
         guard rm_reserve_heap(workerHeapBytes) == 0 else { _exit(ForkServerExit.heap) }
-        let sandboxes = sandboxes(configuration, strict: strict)
+        let sandboxes = sandboxes(configuration)
         _ = Worker.fileBuffers.count  // allocated here, inherited by every worker
         // A lazily initialised global a worker reads, initialised here: a worker that ran the
         // initialiser itself would write pages it shares with the server (a copy-on-write
@@ -104,24 +92,22 @@ public struct ForkServerLoop {
         // mask, harmlessly: they have no children).
         guard rm_child_exit_descriptor() == childExits else { _exit(ForkServerExit.childSignals) }
         // From here on the server keeps only the capabilities it needs to make workers (set
-        // ids) and to end them (kill), and no_new_privs, which every worker inherits. Its own
-        // seccomp filter only where strict mode is ruled out anyway (already under a filter):
-        // a worker inherits its parent's filters, and the kernel refuses strict mode to a
-        // process under one. The server reads nothing but the supervisor's requests; the
-        // process that reads runner bytes is the worker, and strict mode leaves it four system
-        // calls where its filter left thirteen (Security/SECCOMP_POLICY.md).
+        // ids) and to end them (kill), no_new_privs, and its own seccomp filter, all of which
+        // every worker inherits and then narrows: its own filter stacks on the server's (the
+        // kernel runs both and the stricter answer wins), the same whether or not a service
+        // manager's filter is already on top of them all. The server reads nothing but the
+        // supervisor's requests; the process that reads runner bytes is the worker, left five
+        // system calls (Security/SECCOMP_POLICY.md).
         guard WorkerSandbox.setShared(addressSpaceBytes: sandboxes.directory.addressSpaceBytes) == nil else {
             _exit(ForkServerExit.limits)
         }
         guard rm_keep_fork_server_capabilities() == 0 else { _exit(ForkServerExit.capabilities) }
         guard rm_set_no_new_privs() == 0 else { _exit(ForkServerExit.seccomp) }
-        if !strict {
-            guard configuration.serverFilter.withUnsafeBytes({ rm_install_seccomp_filter($0.baseAddress, $0.count) }) == 0
-            else { _exit(ForkServerExit.seccomp) }
-        }
+        guard configuration.serverFilter.withUnsafeBytes({ rm_install_seccomp_filter($0.baseAddress, $0.count) }) == 0
+        else { _exit(ForkServerExit.seccomp) }
         var packet: [Int32] = []
         packet.reserveCapacity(4 * ForkServerMessage.reportsPerPacket)
-        send([ForkServerMessage(.started, tag: 0, value: strict ? 1 : 0)], using: &packet)
+        send([ForkServerMessage(.started, tag: 0)], using: &packet)
 
         var children: [Child] = []
         var reports: [ForkServerMessage] = []

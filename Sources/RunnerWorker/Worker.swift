@@ -17,9 +17,8 @@ public struct WorkerSandboxes: Sendable {
 }
 
 extension WorkerExit {
-    /// Ends a worker with `status` by the exit system call: after strict mode the only way out
-    /// (_exit calls exit_group, which strict mode answers with SIGKILL). Also right for an
-    /// image worker, whose filter allows both.
+    /// Ends a worker with `status` by the exit system call, with nothing run before it (no
+    /// atexit handler, no stdio flush: calls the directory filter does not allow).
     public static func end(_ status: Int32) -> Never { rm_exit_thread(status) }
 }
 
@@ -33,8 +32,8 @@ public enum Worker {
         switch source {
         case .directory:
             // Opening by fixed name happens between the two stages: unprivileged, with
-            // no_new_privs, before strict mode, which then allows nothing but read, write and
-            // exit. No runner byte is read until strict mode is on.
+            // no_new_privs, before the filter, which then allows no open at all (only read,
+            // write to the pipe, and the ways to end). No runner byte is read until it is on.
             let sandbox = sandboxes.directory.forSlot(slot)
             if sandbox.confine() != nil { _exit(WorkerExit.sandboxSetupFailed) }
             let opened = openAll(directory: descriptor)

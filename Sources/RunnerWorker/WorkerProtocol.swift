@@ -52,7 +52,7 @@ public enum ForkServerExit {
         case capabilities: return "could not drop its capabilities"
         case revision: return "is from another build of runner-metrics (protocol revision mismatch: install both binaries from one build)"
         case setID: return "is set-id, which it must not be"
-        case heap: return "could not reserve the heap its workers allocate from after strict mode"
+        case heap: return "could not reserve the heap its workers allocate from under their filter"
         case limits: return "could not set the resource limits and groups every worker inherits"
         case childSignals: return "could not set up the signal descriptor it learns of exited workers from"
         default: return "exited with status \(status)"
@@ -83,8 +83,7 @@ public enum WorkerIdentity {
 /// Fixed-size messages on the fork server's SOCK_SEQPACKET socket:
 ///   supervisor → server: configure (once, first; payload below), spawn(tag, source) carrying
 ///                        [runner directory or image, result pipe write end], kill(tag)
-///   server → supervisor: started(0, directory workers' lockdown: 1 strict mode, 0 their
-///                        filter) once configured; failed(tag, errno);
+///   server → supervisor: started(0) once configured and confined; failed(tag, errno);
 ///                        exited(tag, wait status, peak RSS in KiB)
 /// A successful spawn is not reported: the supervisor needs nothing from it. The server sends
 /// what one wake-up produced (every worker it reaped, every spawn that failed) as one packet of
@@ -144,12 +143,12 @@ public struct ForkServerMessage: Equatable, Sendable {
 ///   cpu seconds, address-space headroom bytes, and the lengths of the three BPF programs
 ///   (fork server, directory worker, image worker), then the three programs.
 /// The supervisor compiles the policies with libseccomp; the server only copies the bytes. The
-/// server installs its own and directory workers theirs only where the kernel refuses strict
-/// mode: when the whole service already runs under a filter (systemd's `SystemCallFilter=`).
+/// server installs its own filter on itself before it forks anything, and every worker stacks
+/// its own on top.
 public struct ForkServerConfiguration: Equatable, Sendable {
     public var cpuSeconds: Int
     public var addressSpaceHeadroom: Int
-    /// Installed by the server on itself when it is already under a filter; inherited by every worker.
+    /// Installed by the server on itself before its first fork; inherited by every worker.
     public var serverFilter: [UInt8]
     public var directoryFilter: [UInt8]
     public var imageFilter: [UInt8]
@@ -158,7 +157,7 @@ public struct ForkServerConfiguration: Equatable, Sendable {
     /// the seccomp policies the worker's code must live within, and both speak this protocol.
     /// Bump it whenever the protocol, the policies or the system calls a worker makes change;
     /// a server of another revision exits with `ForkServerExit.revision` before forking.
-    public static let revision: Int32 = 8
+    public static let revision: Int32 = 9
 
     static let fieldCount = 5
     /// A classic BPF program has at most 4096 instructions of 8 bytes.

@@ -11,23 +11,15 @@ public enum SandboxStep: Sendable {
     case seccomp
 }
 
-/// The last layer of a worker's confinement: seccomp, in one of its two modes.
-public enum SeccompLockdown: Sendable, Equatable {
-    /// SECCOMP_MODE_STRICT: read, write, exit and rt_sigreturn, SIGKILL on anything else. A
-    /// directory worker's: once its files are open it needs nothing more, and strict mode is
-    /// a flag, not a program, so there is nothing for the kernel to compile per worker.
-    case strict
-    /// A seccomp BPF program, compiled once by the supervisor (libseccomp) and installed with
-    /// one prctl: an image worker's (libext2fs needs pread64, fstat and memory), and a directory
-    /// worker's where strict mode is refused (the service already runs under a filter).
-    case filter([UInt8])
-}
-
 /// The confinement a worker applies to itself right after fork, before it reads a byte of
 /// runner data. Order matters: limits and credentials first (they need privileges), then
 /// seccomp last so that nothing after it needs a denied call.
 public struct WorkerSandbox: Sendable {
-    public var lockdown: SeccompLockdown
+    /// The worker's seccomp filter: a BPF program compiled once by the supervisor (libseccomp)
+    /// from `SeccompPolicy`, copied by the fork server, installed by each worker with one prctl.
+    /// Its default action kills the whole process with SIGSYS, which no one else sends a worker,
+    /// so the supervisor tells a violation from any other ending by the signal alone.
+    public var filter: [UInt8]
     /// CPU seconds before SIGXCPU (soft) and SIGKILL (hard).
     public var cpuSeconds: Int
     /// Address-space ceiling; set from the fork server's own size plus headroom.
@@ -49,8 +41,8 @@ public struct WorkerSandbox: Sendable {
         return copy
     }
 
-    public init(lockdown: SeccompLockdown, cpuSeconds: Int, addressSpaceBytes: Int) {
-        self.lockdown = lockdown
+    public init(filter: [UInt8], cpuSeconds: Int, addressSpaceBytes: Int) {
+        self.filter = filter
         self.cpuSeconds = cpuSeconds
         self.addressSpaceBytes = addressSpaceBytes
     }
@@ -99,16 +91,11 @@ public struct WorkerSandbox: Sendable {
         return nil
     }
 
-    /// Seccomp, last: nothing after it may need a denied call (after strict mode, not even
-    /// exit_group or a heap that grows: see `Worker.end` and `rm_reserve_heap`). Allocation-free
-    /// (a filter's bytes were allocated before fork).
+    /// Seccomp, last: nothing after it may need a denied call (a directory worker's filter has
+    /// no brk or mmap: see `Worker.end` and `rm_reserve_heap`). Allocation-free (the filter's
+    /// bytes were allocated before fork).
     public func lockDown() -> SandboxStep? {
-        switch lockdown {
-        case .strict:
-            return rm_enter_strict_mode() == 0 ? nil : .seccomp
-        case .filter(let program):
-            let installed = program.withUnsafeBytes { rm_install_seccomp_filter($0.baseAddress, $0.count) }
-            return installed == 0 ? nil : .seccomp
-        }
+        let installed = filter.withUnsafeBytes { rm_install_seccomp_filter($0.baseAddress, $0.count) }
+        return installed == 0 ? nil : .seccomp
     }
 }

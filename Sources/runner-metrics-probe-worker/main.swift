@@ -37,11 +37,10 @@ func misbehave(_ mode: String) -> Never {
         // A compromised worker claiming "sandbox setup failed" after the marker: still hostile.
         WorkerExit.end(WorkerExit.sandboxSetupFailed)
     case "exit-group":
-        // _exit is exit_group, which strict mode does not allow: the worker's exits go through
-        // WorkerExit.end.
+        // _exit is exit_group, which the directory filter allows: an ending without a frame.
         _exit(0)
     case "heap":
-        // Within the heap the fork server reserved: no brk, no mmap, so strict mode lets it be.
+        // Within the heap the fork server reserved: no brk, no mmap, so the filter lets it be.
         // Four times what four files could ask of the decoder, touched, then an honest exit.
         let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: ForkServerLoop.workerHeapBytes / 2, alignment: 16)
         bytes.initializeMemory(as: UInt8.self, repeating: 0x41)
@@ -72,7 +71,7 @@ func misbehave(_ mode: String) -> Never {
     case "exit-without-frame":
         WorkerExit.end(0)
     case "close":
-        // A directory worker's files close when it exits; strict mode has no close at all.
+        // A directory worker's files close when it exits; its filter has no close at all.
         close(WorkerDescriptor.result)
     default:
         WorkerExit.end(64)

@@ -5,8 +5,8 @@
 //
 // usage: runner-metrics-probe MODE FLAVOR RUNNER_FS_DIR QUARANTINE_DIR METRICS_LOG AUDIT_LOG STATE_DIR
 // A MODE of `outer-filter:M` first puts the probe under an allow-everything seccomp filter, as
-// systemd's SystemCallFilter= puts the service, then runs mode M: the fork server inherits the
-// filter, and its directory workers must fall back from strict mode to their own filter.
+// systemd's SystemCallFilter= puts the service, then runs mode M: the fork server and its
+// workers stack their own filters on it, exactly as without it.
 import CSandboxShim
 import Glibc
 import RunnerSupervisor

@@ -15,16 +15,32 @@ struct Extract: ParsableCommand {
     @Option(help: "Lock and journal.") var stateDir = "/var/lib/runner-metrics"
     @Option(name: .customLong("ignore"), help: "A runner still active: never touched (repeatable).") var ignore: [String] = []
     @Option(help: "A file with one active runner name per line.") var ignoreFile: String?
-    @Option(help: "Workers at once (default: four times the online CPUs, at most 64).") var jobs: Int?
-    @Option(help: "Seconds a worker may run.") var workerTimeout = 2.0
-    @Option(help: "Seconds to wait for another run's lock (default: exit 75 at once).") var wait = 0.0
+    // The numbers are parsed unconditionally: a value starting with "-" is the option's value
+    // (answered "out of range" below), not taken for another option ("Missing value").
+    @Option(parsing: .unconditional, help: "Workers at once, \(Extract.jobsRange.lowerBound) to \(Extract.jobsRange.upperBound) (default: four times the online CPUs, at most 64).")
+    var jobs: Int?
+    @Option(parsing: .unconditional, help: "Seconds a worker may run, more than 0 and at most \(Int(Extract.maxWorkerTimeout)).")
+    var workerTimeout = 2.0
+    @Option(parsing: .unconditional, help: "Seconds to wait for another run's lock, 0 (the default: exit 75 at once) to \(Int(Extract.maxWait)).")
+    var wait = 0.0
     @Option(help: "Write runner-metrics.prom here for node_exporter's textfile collector.") var textfileDir: String?
     @Option(help: "Diagnostics on stderr: text or json.") var logFormat = "text"
     @Flag(help: "Print the run summary as one JSON object.") var json = false
 
+    static let jobsRange = 1...256
+    static let maxWorkerTimeout = 60.0
+    static let maxWait = 3600.0
+
     func validate() throws {
-        guard workerTimeout > 0, workerTimeout <= 60 else { throw ValidationError("--worker-timeout must be in (0, 60]") }
-        if let jobs, !(1...256).contains(jobs) { throw ValidationError("--jobs must be 1...256") }
+        guard workerTimeout > 0, workerTimeout <= Self.maxWorkerTimeout else {
+            throw ValidationError("--worker-timeout \(workerTimeout) is out of range: more than 0 and at most \(Int(Self.maxWorkerTimeout)) seconds")
+        }
+        if let jobs, !Self.jobsRange.contains(jobs) {
+            throw ValidationError("--jobs \(jobs) is out of range: \(Self.jobsRange.lowerBound) to \(Self.jobsRange.upperBound)")
+        }
+        guard wait >= 0, wait <= Self.maxWait else {
+            throw ValidationError("--wait \(wait) is out of range: 0 to \(Int(Self.maxWait)) seconds")
+        }
         guard Diagnostics.Format(rawValue: logFormat) != nil else { throw ValidationError("--log-format is text or json") }
         guard !flavor.isEmpty else { throw ValidationError("--flavor must not be empty") }
     }

@@ -1,11 +1,20 @@
 import ArgumentParser
+import RunnerSupervisor
 
 struct RunnerMetrics: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runner-metrics",
         abstract: "Extract GitHub self-hosted runner metrics from untrusted runner filesystems, each read by a fresh seccomp-confined worker.",
-        subcommands: [Extract.self, Inspect.self, Audit.self, Demo.self]
+        version: BuildInfo.description,
+        subcommands: [Extract.self, Inspect.self, Audit.self, Demo.self, Version.self]
     )
+}
+
+/// `runner-metrics version`: the same line as `--version`.
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the version and the commit it was built from.")
+
+    func run() { print(BuildInfo.description) }
 }
 
 /// Exit statuses (README, "Exit status").

@@ -165,18 +165,43 @@ enum HardeningSupport {
 
     // MARK: systemd unit
 
-    @Test func unitExposureIsAtMostTwo() throws {
+    /// Every directive that makes systemd build a mount namespace for the service. In one, the
+    /// namespace keeps copies of each runner's loop mount (under the moved root, under a tmpfs
+    /// on /home): umount2 removes the visible one and rmdir of the mount point fails with
+    /// EBUSY, so the host's mount and loop device would never be released
+    /// (Security/THREAT_MODEL.md). The real-systemd acceptance test shows the deletion.
+    static let mountNamespaceDirectives = [
+        "ProtectSystem", "ProtectHome", "PrivateTmp", "PrivateDevices", "PrivateMounts", "PrivateIPC",
+        "ReadWritePaths", "ReadOnlyPaths", "InaccessiblePaths", "ExecPaths", "NoExecPaths", "BindPaths",
+        "BindReadOnlyPaths", "TemporaryFileSystem", "ProtectKernelTunables", "ProtectKernelModules",
+        "ProtectKernelLogs", "ProtectControlGroups", "ProtectProc", "ProcSubset", "MountFlags", "RootDirectory",
+        "RootImage", "MountAPIVFS", "PrivateUsers", "LogsDirectory", "CacheDirectory", "RuntimeDirectory",
+    ]
+
+    /// The unit builds no mount namespace, and its exposure is what that leaves: 3.7, every
+    /// point above 2.0 one of the namespace options above (systemd-analyze's table).
+    @Test func unitBuildsNoMountNamespaceAndExposureIsAtMost3Point7() throws {
+        let text = HardeningSupport.read(Self.unitPath)
+        for directive in Self.mountNamespaceDirectives {
+            #expect(HardeningSupport.directives(directive, in: text).isEmpty, "\(directive)= builds a mount namespace")
+        }
         let analyze = try HardeningSupport.tool("systemd-analyze", package: "systemd")
         let result = try HardeningSupport.run(analyze, ["security", "--offline=true", "--no-pager", Self.unitPath])
-        let text = result.out + result.err
-        let line = try #require(text.split(separator: "\n").first { $0.contains("Overall exposure level for runner-metrics.service:") },
-                                "no overall exposure line in: \(text)")
-        let number = line.split(separator: ":").last!.split(separator: " ").first.map(String.init) ?? ""
+        let output = result.out + result.err
+        let line = try #require(output.split(separator: "\n").first { $0.contains("Overall exposure level for runner-metrics.service:") },
+                                "no overall exposure line in: \(output)")
+        let number = line.split(separator: ":").last?.split(separator: " ").first.map(String.init) ?? ""
         let exposure = try #require(Double(number), "cannot parse \(line)")
-        #expect(exposure <= 2.0, "\(line)")
+        #expect(exposure <= 3.7, "\(line)")
         // systemd rounds the printed value up; --threshold compares the exact one (tenths).
-        let threshold = try HardeningSupport.run(analyze, ["security", "--offline=true", "--no-pager", "--threshold=20", Self.unitPath])
-        #expect(threshold.status == 0, "exposure over 2.0: \(threshold.out.suffix(300))")
+        let threshold = try HardeningSupport.run(analyze, ["security", "--offline=true", "--no-pager", "--threshold=37", Self.unitPath])
+        #expect(threshold.status == 0, "exposure over 3.7: \(threshold.out.suffix(300))")
+        // What it keeps without a namespace.
+        for (directive, value) in [("NoNewPrivileges", "yes"), ("PrivateNetwork", "yes"), ("RestrictNamespaces", "yes"),
+                                   ("MemoryDenyWriteExecute", "yes"), ("RestrictAddressFamilies", "none"),
+                                   ("DevicePolicy", "closed"), ("SystemCallArchitectures", "native")] {
+            #expect(HardeningSupport.directives(directive, in: text) == [value], "\(directive)")
+        }
     }
 
     /// `systemd-analyze verify` on the shipped unit and timer, unchanged, in a temporary root
@@ -425,9 +450,11 @@ enum HardeningSupport {
     // MARK: cron
 
     /// The cron line, run by /bin/sh as cron would (its SHELL and PATH), with the binary and
-    /// /etc/default file moved into a temporary directory and logger pointed at a socket the
-    /// test reads (`logger -u`): the summary reaches syslog tagged runner-metrics.
-    @Test func cronEntryRunsAndLogsToSyslog() throws {
+    /// /etc/default file moved into a temporary directory. With a syslog socket (logger pointed
+    /// at one the test reads, `logger -u`) the summary reaches syslog tagged runner-metrics;
+    /// without one (logger would drop every line silently) it is appended to the fallback file.
+    @Test(arguments: [true, false])
+    func cronEntryRunsAndLogs(withSyslog: Bool) throws {
         _ = try HardeningSupport.tool("timeout", package: "coreutils")
         _ = try HardeningSupport.tool("logger", package: "bsdutils")
         let binary = try HardeningSupport.binary()
@@ -451,27 +478,34 @@ enum HardeningSupport {
                                   with: "RUNNER_METRICS_ARGS=\"" + HardeningSupport.extractArguments(root).dropFirst(3).joined(separator: " ") + "\"")
         try HardeningSupport.write(root + "/default", defaults)
         let socketPath = root + "/log.sock"
+        let fallback = root + "/cron.log"
         let receiver = try SyslogReceiver(path: socketPath)
         defer { receiver.close() }
+        #expect(command.contains("/dev/log") && command.contains("/var/log/runner-metrics-cron.log"))
         let local = command
             .replacingOccurrences(of: "/usr/local/bin/runner-metrics", with: binary)
             .replacingOccurrences(of: "/etc/default/runner-metrics", with: root + "/default")
+            .replacingOccurrences(of: "/dev/log", with: withSyslog ? socketPath : root + "/no-such-socket")
+            .replacingOccurrences(of: "/var/log/runner-metrics-cron.log", with: fallback)
             .replacingOccurrences(of: "logger ", with: "logger -u " + socketPath + " ")
+        func logged() -> [String] {
+            withSyslog ? receiver.drain() : HardeningSupport.read(fallback).split(separator: "\n").map(String.init)
+        }
         let result = try HardeningSupport.run(shell, ["-c", local], environment: ["PATH": path, "HOME": "/root", "LOGNAME": "root"])
         #expect(result.status == 0, "\(result.err)")
-        let messages = receiver.drain()
+        let messages = logged()
         #expect(messages.contains { $0.contains("runner-metrics") && $0.contains("events: 0 runner_installed, 1 runner_start, 0 runner_stop") },
-                "syslog got: \(messages)")
+                "logged: \(messages)")
         #expect(!messages.contains { $0.contains("failed") }, "\(messages)")
+        #expect(withSyslog == !HardeningSupport.exists(fallback), "the fallback file is used only without a syslog socket")
         #expect(HardeningSupport.read(root + "/metrics.log") == HardeningSupport.startLine(flavor: "cron") + "\n")
 
-        // A broken setting reaches syslog too: the tool's usage error and the failed status
-        // (ArgumentParser's usage status, 64 at the time of writing).
+        // A broken setting is logged too: the tool's usage error and the failed status.
         try HardeningSupport.write(root + "/default", "RUNNER_METRICS_FLAVOR=\"\"\n")
         _ = try HardeningSupport.run(shell, ["-c", local], environment: ["PATH": path])
-        let failure = receiver.drain()
+        let failure = withSyslog ? receiver.drain() : Array(logged().dropFirst(messages.count))
         #expect(failure.contains { $0.contains("--flavor must not be empty") }, "\(failure)")
-        #expect(failure.contains { $0.contains("runner-metrics extract failed: exit status ") }, "\(failure)")
+        #expect(failure.contains { $0.contains("runner-metrics extract failed: exit status 2") }, "\(failure)")
     }
 
     // MARK: process hygiene

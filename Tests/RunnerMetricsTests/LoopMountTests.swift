@@ -111,13 +111,11 @@ import Testing
         }
     }
 
-    /// The worker is really confined: a worker that makes a forbidden system call is killed and
-    /// its runner quarantined as worker-sandbox-violation. On a mounted runner (a directory
-    /// worker, strict mode) by SIGKILL; on a rebooted one (an image worker, its filter) by SIGSYS.
-    /// And an honest worker under a service manager's filter still issues its runner.
-    /// Under a service manager's filter (the probe's `outer-filter:` modes) a directory worker
-    /// cannot enter strict mode and installs its own filter instead: SIGSYS again.
-    @Test(arguments: [(false, "", 9), (true, "", 31), (false, "outer-filter:", 31)])
+    /// The worker is really confined: a worker that makes a forbidden system call is killed by
+    /// its filter's SIGSYS and its runner quarantined as worker-sandbox-violation, on a mounted
+    /// runner (a directory worker) and on a rebooted one (an image worker), with or without a
+    /// service manager's filter above (the probe's `outer-filter:` modes).
+    @Test(arguments: [(false, "", 31), (true, "", 31), (false, "outer-filter:", 31), (true, "outer-filter:", 31)])
     func forbiddenSystemCallIsKilled(rebooted: Bool, prefix: String, signal: Int) throws {
         let tree = try TestTree()
         try mountedRunner(tree, "victim", Sample.complete)
@@ -131,7 +129,7 @@ import Testing
         #expect(mountsUnder(tree.root).isEmpty)
     }
 
-    @Test func underAServiceManagersFilterDirectoryWorkersUseTheirOwn() throws {
+    @Test func underAServiceManagersFilterAnHonestRunnerIsIssued() throws {
         let tree = try TestTree()
         try mountedRunner(tree, "honest", Sample.complete)
         let result = try tree.probe("outer-filter:honest")

@@ -14,18 +14,16 @@ func policyDocumentTables() throws -> (workers: [Substring], forkServer: [Substr
     return (rows(parts[0]), parts.count > 1 ? rows(parts[1]) : [])
 }
 
-/// Security/SECCOMP_POLICY.md must list every call a worker may make: strict mode's four and
-/// both filters' rules, each with the policy it belongs to and the reason the code gives. (To
+/// Security/SECCOMP_POLICY.md must list every call a worker may make: both filters' rules,
+/// each with the policy it belongs to and the reason the code gives. (To
 /// regenerate, trace a run with `strace -f` and collect, per worker pid, the calls after its
 /// `prctl(PR_SET_SECCOMP, ...)`.)
 @Test func seccompPolicyDocumentMatchesTheCode() throws {
     let rows = try policyDocumentTables().workers
-    let strict = SeccompPolicy.strictMode.rules
     let directory = SeccompPolicy.directoryWorker.rules, image = SeccompPolicy.imageWorker.rules
     let shared = directory.filter { image.contains($0) }
-    #expect(rows.count == strict.count + directory.count + image.count - shared.count)
-    let listed = strict.map { ($0, "strict mode") }
-        + directory.map { ($0, image.contains($0) ? "both" : "directory") }
+    #expect(rows.count == directory.count + image.count - shared.count)
+    let listed = directory.map { ($0, image.contains($0) ? "both" : "directory") }
         + image.filter { !directory.contains($0) }.map { ($0, "image") }
     for (rule, policy) in listed {
         let escapedReason = rule.reason.replacingOccurrences(of: "|", with: "\\|")
@@ -34,9 +32,14 @@ func policyDocumentTables() throws -> (workers: [Substring], forkServer: [Substr
     }
 }
 
-/// Strict mode's list is the kernel's, not ours to choose: exactly these four.
-@Test func strictModeIsTheKernelsFourCalls() {
-    #expect(SeccompPolicy.strictMode.rules.map(\.name) == ["read", "write", "exit", "rt_sigreturn"])
+/// A directory worker, the one that reads a runner's bytes on every run, keeps five system
+/// calls: read, write (to descriptors 1 and 2 only), the two ways to end, and the return from
+/// a signal handler.
+@Test func directoryWorkerKeepsFiveSystemCalls() {
+    let names = SeccompPolicy.directoryWorker.rules.map(\.name)
+    #expect(Set(names) == ["read", "write", "exit", "exit_group", "rt_sigreturn"])
+    let writes = SeccompPolicy.directoryWorker.rules.filter { $0.name == "write" }.map(\.conditions)
+    #expect(writes == [[.equals(index: 0, value: 1)], [.equals(index: 0, value: 2)]])
 }
 
 @Test(arguments: [SeccompPolicy.directoryWorker, SeccompPolicy.imageWorker])

@@ -26,6 +26,11 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: root) }
         let text = HardeningSupport.read(directory + "/" + "runner-metrics.prom")
         #expect(text.contains("runner_metrics_events_issued_total{event=\"runner_start\"} 2\n"))
+        // What the host runs, as `--version` says it.
+        let version = try Tool.run(Tool.runnerMetrics, ["version"]).stdout
+        let commit = String(version.split(separator: " ").last?.dropLast(2) ?? "")
+        #expect(commit.count == 12, "\(version)")
+        #expect(text.contains("runner_metrics_build_info{version=\"0.9.0\",commit=\"\(commit)\"} 1\n"))
         let result = try HardeningSupport.run(promtool, ["check", "metrics"], stdin: text)
         #expect(result.status == 0, "promtool: \(result.out)\(result.err)")
         #expect(result.out.isEmpty && result.err.isEmpty, "promtool lint: \(result.out)\(result.err)")
@@ -96,5 +101,24 @@ import Testing
         }
         #expect(metrics.contains(#"node_textfile_mtime_seconds{file="#), "the textfile collector did not read the file")
         #expect(metrics.contains("runner-metrics.prom"))
+    }
+
+    /// A textfile directory that cannot be written (here: a path under a regular file, so
+    /// mkdir fails with ENOTDIR for root too) is reported and changes nothing else: the events
+    /// are issued, the runners deleted and quarantined, and the run exits with its own status.
+    @Test func anUnwritableTextfileDirectoryIsReportedWithoutFailingTheRun() throws {
+        let binary = try HardeningSupport.binary()
+        let root = try HardeningSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try HardeningSupport.layTree(root, honest: ["honest-1"], hostile: ["hostile-1"])
+        try HardeningSupport.write(root + "/not-a-directory", "")
+        let result = try HardeningSupport.run(binary, HardeningSupport.extractArguments(root)
+            + ["--textfile-dir", root + "/not-a-directory/textfile"])
+        #expect(result.status == 3, "\(result.status) \(result.err)")
+        #expect(result.err.contains("textfile: ") && result.err.contains("the run's own outcome stands"), "\(result.err)")
+        #expect(HardeningSupport.read(root + "/metrics.log") == HardeningSupport.startLine(flavor: "F") + "\n")
+        #expect(!HardeningSupport.exists(root + "/runner-fs/honest-1"))
+        #expect(!HardeningSupport.exists(root + "/runner-fs/hostile-1"))
+        #expect(HardeningSupport.read(root + "/audit.log").contains(#""runner": "hostile-1""#))
     }
 }

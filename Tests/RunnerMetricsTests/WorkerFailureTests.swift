@@ -28,32 +28,33 @@ struct WorkerFailureCase: Sendable, CustomTestStringConvertible {
     var detail: String? = nil
     var testDescription: String { mode }
 
-    static let sigkill = 9
+    static let sigsys = 31
 
     static let all: [WorkerFailureCase] = [
-        // Every call outside strict mode's four (read, write, exit, rt_sigreturn): SIGKILL from
-        // the kernel, which the supervisor did not send.
-        WorkerFailureCase(mode: "execve", reason: "worker-sandbox-violation", ending: .signal(sigkill)),
-        WorkerFailureCase(mode: "socket", reason: "worker-sandbox-violation", ending: .signal(sigkill)),
-        WorkerFailureCase(mode: "open-write", reason: "worker-sandbox-violation", ending: .signal(sigkill)),
-        WorkerFailureCase(mode: "open-create", reason: "worker-sandbox-violation", ending: .signal(sigkill)),
-        WorkerFailureCase(mode: "open-outside", reason: "worker-sandbox-violation", ending: .signal(sigkill)),
-        WorkerFailureCase(mode: "open-read", reason: "worker-sandbox-violation", ending: .signal(sigkill)),
-        WorkerFailureCase(mode: "clone", reason: "worker-sandbox-violation", ending: .signal(sigkill)),
-        WorkerFailureCase(mode: "fork", reason: "worker-sandbox-violation", ending: .signal(sigkill)),
-        WorkerFailureCase(mode: "ptrace", reason: "worker-sandbox-violation", ending: .signal(sigkill)),
-        WorkerFailureCase(mode: "kill", reason: "worker-sandbox-violation", ending: .signal(sigkill)),
-        WorkerFailureCase(mode: "mount", reason: "worker-sandbox-violation", ending: .signal(sigkill)),
-        WorkerFailureCase(mode: "mprotect-exec", reason: "worker-sandbox-violation", ending: .signal(sigkill)),
-        WorkerFailureCase(mode: "unlink", reason: "worker-sandbox-violation", ending: .signal(sigkill)),
-        WorkerFailureCase(mode: "close", reason: "worker-sandbox-violation", ending: .signal(sigkill)),
-        WorkerFailureCase(mode: "exit-group", reason: "worker-sandbox-violation", ending: .signal(sigkill)),
-        // A heap that must grow (brk) is a call strict mode refuses; the reserve is not.
-        WorkerFailureCase(mode: "heap-beyond", reason: "worker-sandbox-violation", ending: .signal(sigkill)),
+        // Every call outside the directory worker's five (read, write to 1 or 2, exit,
+        // exit_group, rt_sigreturn): SIGSYS from its seccomp filter.
+        WorkerFailureCase(mode: "execve", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
+        WorkerFailureCase(mode: "socket", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
+        WorkerFailureCase(mode: "open-write", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
+        WorkerFailureCase(mode: "open-create", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
+        WorkerFailureCase(mode: "open-outside", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
+        WorkerFailureCase(mode: "open-read", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
+        WorkerFailureCase(mode: "clone", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
+        WorkerFailureCase(mode: "fork", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
+        WorkerFailureCase(mode: "ptrace", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
+        WorkerFailureCase(mode: "kill", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
+        WorkerFailureCase(mode: "mount", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
+        WorkerFailureCase(mode: "mprotect-exec", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
+        WorkerFailureCase(mode: "unlink", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
+        WorkerFailureCase(mode: "close", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
+        // exit_group is one of the five: ending with it and no frame is the worker's answer.
+        WorkerFailureCase(mode: "exit-group", reason: "protocol-violation", ending: .exitStatus(0)),
+        // A heap that must grow (brk) is a call the filter refuses; the reserve is not.
+        WorkerFailureCase(mode: "heap-beyond", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
         WorkerFailureCase(mode: "heap", reason: "worker-crashed", ending: .exitStatus(9)),
         // glibc's abort() blocks signals (rt_sigprocmask) before it raises SIGABRT: the worker
-        // dies by the kernel's SIGKILL first. Pinned; AUDIT.md says so.
-        WorkerFailureCase(mode: "abort", reason: "worker-sandbox-violation", ending: .signal(sigkill)),
+        // dies by the filter's SIGSYS first. Pinned; AUDIT.md says so.
+        WorkerFailureCase(mode: "abort", reason: "worker-sandbox-violation", ending: .signal(sigsys)),
         WorkerFailureCase(mode: "exit-nonzero", reason: "worker-crashed", ending: .exitStatus(9)),
         // "Sandbox setup failed" after the confinement marker is a compromised worker, not a host problem.
         WorkerFailureCase(mode: "exit-71", reason: "worker-crashed", ending: .exitStatus(71)),

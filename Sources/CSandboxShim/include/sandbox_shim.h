@@ -53,30 +53,15 @@ int rm_set_parent_death_signal(int sig);
 /// prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) with a precompiled BPF program
 /// (`len` bytes, a multiple of 8). No allocation: safe right after fork.
 int rm_install_seccomp_filter(const void *bpf, size_t len);
-/// prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT): from here on the kernel allows read, write,
-/// exit and rt_sigreturn and ends the process with SIGKILL on any other system call. Nothing
-/// is compiled or allocated (a filter is converted and JIT-compiled by the kernel at install).
-int rm_enter_strict_mode(void);
-/// prctl(PR_GET_SECCOMP): 0 if this process is under no seccomp confinement, 2 under a filter
-/// (what a service manager's SystemCallFilter= installs), -1 on error.
-int rm_seccomp_mode(void);
-/// syscall(SYS_exit, status): the exit system call, which strict mode allows (exit_group, what
-/// _exit calls, it does not). In a single-threaded process it ends the process with `status`.
+/// syscall(SYS_exit, status): the exit system call. In a single-threaded process it ends the
+/// process with `status`; the directory worker's filter allows it (and exit_group, which is
+/// what _exit calls), nothing else that ends a process.
 _Noreturn void rm_exit_thread(int status);
 /// Lets malloc serve at least `bytes` more without a system call, for a forked child that may
 /// make none: never trim the heap (brk), never map a block (mmap), and grow the heap by
 /// `bytes` now (malloc then free; the pages stay untouched, so a fork does not copy them).
 /// -1 if any of it failed, including a heap top smaller than `bytes` afterwards.
 int rm_reserve_heap(size_t bytes);
-/// Moves each 2 MiB window of the running executable's read-only segments (code, constants)
-/// that no other segment shares onto one huge page with the same bytes and protection: a worker
-/// maps each with one page-table entry on its first touch (one fault, where the file mapping
-/// took four to five per worker) and its exit unmaps one. The bytes are copied into a memfd
-/// ("runner-metrics-text" in /proc/PID/maps), collapsed onto a huge page (MADV_COLLAPSE) and
-/// sealed against any change before they are mapped: no mapping of them is ever writable.
-/// Best effort: a window stays as it is where no huge page can be had (before Linux 6.1, THP
-/// disabled) or the memfd is refused. Returns how many windows moved.
-int rm_read_only_segments_to_huge_pages(void);
 /// syscall(SYS_close_range, first, ~0U, 0): closes every descriptor from `first` up.
 int rm_close_from(unsigned int first);
 /// syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC): every descriptor from `first` up

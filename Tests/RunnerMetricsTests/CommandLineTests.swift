@@ -1,0 +1,50 @@
+import Foundation
+import Testing
+
+/// What an operator types: the version, and the argument checks that answer each bad value
+/// with its own range and the subcommand's usage, exit status 2.
+@Suite struct CommandLineTests {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    /// `--version` and `version` print one line naming the version and the commit the binary
+    /// was built from (the checkout's HEAD: the tests run the binaries built from it).
+    @Test func versionNamesTheCommitItWasBuiltFrom() throws {
+        let head = try Tool.run("/usr/bin/git", ["-C", Self.packageRoot, "rev-parse", "--short=12", "HEAD"])
+        #expect(head.status == 0, "\(head.stderr)")
+        let commit = head.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(commit.count == 12)
+        let flag = try Tool.run(Tool.runnerMetrics, ["--version"])
+        let command = try Tool.run(Tool.runnerMetrics, ["version"])
+        #expect(flag.status == 0 && command.status == 0)
+        #expect(flag.stdout == "runner-metrics 0.9.0 (commit \(commit))\n")
+        #expect(command.stdout == flag.stdout)
+    }
+
+    /// Negative numbers are values out of range, not missing ones; the message names the range
+    /// the help names, and the usage shown is extract's.
+    @Test(arguments: [
+        (["--jobs", "-1"], "--jobs -1 is out of range: 1 to 256"),
+        (["--jobs", "1000"], "--jobs 1000 is out of range: 1 to 256"),
+        (["--jobs", "0"], "--jobs 0 is out of range: 1 to 256"),
+        (["--worker-timeout", "-3"], "--worker-timeout -3.0 is out of range: more than 0 and at most 60 seconds"),
+        (["--worker-timeout", "61"], "--worker-timeout 61.0 is out of range: more than 0 and at most 60 seconds"),
+        (["--wait", "-1"], "--wait -1.0 is out of range: 0 to 3600 seconds"),
+    ])
+    func extractRefusesOutOfRangeNumbers(_ arguments: [String], _ message: String) throws {
+        let result = try Tool.run(Tool.runnerMetrics, ["extract", "--flavor", "x"] + arguments)
+        #expect(result.status == 2)
+        #expect(result.stderr.hasPrefix("Error: \(message)\n"), "\(result.stderr)")
+        #expect(result.stderr.contains("Usage: runner-metrics extract "), "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+    }
+
+    /// The limits the help states are the ones enforced.
+    @Test func extractHelpStatesTheEnforcedLimits() throws {
+        let help = try Tool.run(Tool.runnerMetrics, ["extract", "--help"])
+        let text = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(text.contains("Workers at once, 1 to 256 (default: four times the online CPUs, at most 64)."), "\(text)")
+        #expect(text.contains("Seconds a worker may run, more than 0 and at most 60."), "\(text)")
+        #expect(text.contains("Seconds to wait for another run's lock, 0 (the default: exit 75 at once) to 3600."), "\(text)")
+    }
+}
