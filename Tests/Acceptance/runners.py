@@ -69,7 +69,7 @@ def expected_events(files, flavor):
     if START in files:
         start = float(files[START].decode())
         lines.append({"timestamp": installed, "event": "runner_installed", "flavor": flavor,
-                      "duration": max(0.0, installed - start)})
+                      "duration": installed - start})  # upstream does not clamp this one
     if PRE not in files:
         return lines
     pre = json.loads(files[PRE])
@@ -207,6 +207,7 @@ def cmd_write(root, stage, set_name, flavor, count, runner_fs=RUNNER_FS):
             "name": r["name"], "kind": r["kind"],
             "lines": [] if reject or r["kind"] == "ignored" else expected_lines(r["files"], flavor),
             "reason": reject[0] if reject else None, "file": reject[1] if reject else None,
+            "files": {k: v.decode("latin-1") for k, v in r["files"].items()},
             "special": r["special"],
         })
     with open(os.path.join(stage, set_name + ".json"), "w") as f:
@@ -371,7 +372,7 @@ def evidence_problems(r, path):
     for name, data in r["files"].items():
         try:
             with open(os.path.join(path, name), "rb") as f:
-                if f.read() != data:
+                if f.read() != data.encode("latin-1"):
                     problems.append(f"evidence {name} changed")
         except OSError as err:
             problems.append(f"evidence {name}: {err.strerror}")
@@ -418,6 +419,24 @@ def cmd_gone(root, manifests):
     fail(problems)
 
 
+def cmd_check_textfile(prom, manifests):
+    """node_exporter's textfile after the first run: the events issued and the runners
+    quarantined, by event and by reason, are the manifests' counts, and the last exit status 3."""
+    with open(prom) as f:
+        samples = dict(line.rsplit(" ", 1) for line in f.read().splitlines()
+                       if line and not line.startswith("#"))
+    want = {"runner_metrics_last_run_exit_status": "3"}
+    runners = load(manifests)
+    for event in ("runner_installed", "runner_start", "runner_stop"):
+        n = sum(json.loads(line)["event"] == event for r in runners for line in r["lines"])
+        want[f'runner_metrics_events_issued_total{{event="{event}"}}'] = str(n)
+    for reason in {r["reason"] for r in runners if r["reason"]}:
+        n = sum(r["reason"] == reason for r in runners)
+        want[f'runner_metrics_runners_quarantined_total{{reason="{reason}"}}'] = str(n)
+    fail([f"{key} is {samples.get(key)!r}, want {value}" for key, value in sorted(want.items())
+          if samples.get(key) != value])
+
+
 def main(argv):
     command, args = argv[1], argv[2:]
     if command == "write":
@@ -428,6 +447,8 @@ def main(argv):
         cmd_check_stopped(args[0], args[1], args[2], int(args[3]))
     elif command == "check-audit":
         cmd_check_audit(args[0], args[1], args[3:], int(args[2]))
+    elif command == "check-textfile":
+        cmd_check_textfile(args[0], args[1:])
     elif command == "snapshot":
         cmd_snapshot(args[0])
     elif command == "gone":

@@ -17,6 +17,7 @@ SUITE=bookworm
 PACKAGES=systemd,systemd-sysv,dbus,util-linux,e2fsprogs,mount,libseccomp2,libext2fs2,libcom-err2,libstdc++6,libgcc-s1
 FLAVOR=acceptance-small
 IGNORE_FILE=/var/lib/runner-metrics-active/runners
+TEXTFILE_DIR=/var/lib/prometheus/node-exporter   # absent in the root: the tool creates it
 SRC=/usr/src/runner-metrics                # the repository, bound read-only into the container
 STAGE_CT=/root/acceptance-stage            # image contents, before they are copied into images
 STAGING_CT=/home/ubuntu/acceptance-staging # later runners, renamed into runner-fs when complete
@@ -33,6 +34,7 @@ README_INSTALL=(
 'install -m 0644 Security/systemd/runner-metrics.service Security/systemd/runner-metrics.timer /etc/systemd/system/'
 'install -m 0644 Security/systemd/runner-metrics.default /etc/default/runner-metrics   # then edit it'
 'install -m 0644 Security/logrotate/runner-metrics-audit /etc/logrotate.d/'
+'install -d -m 0755 /usr/local/share/doc/runner-metrics && install -m 0644 README.md Security/*.md /usr/local/share/doc/runner-metrics/'
 'systemctl daemon-reload && systemctl enable --now runner-metrics.timer'
 )
 
@@ -230,13 +232,14 @@ start_timer_as_readme() {
     done
 }
 
-# "then edit it": the flavor and the active runners' file, as the default file says.
+# "then edit it": the flavor, the active runners' file and the textfile, as the default file says.
+ARGS="--ignore-file $IGNORE_FILE --textfile-dir $TEXTFILE_DIR"
 configure_defaults() {
     in_ct sed -i -e "s|^RUNNER_METRICS_FLAVOR=.*|RUNNER_METRICS_FLAVOR=\"$FLAVOR\"|" \
-        -e "s|^RUNNER_METRICS_ARGS=.*|RUNNER_METRICS_ARGS=\"--ignore-file $IGNORE_FILE\"|" \
+        -e "s|^RUNNER_METRICS_ARGS=.*|RUNNER_METRICS_ARGS=\"$ARGS\"|" \
         /etc/default/runner-metrics || return 1
     grep -qx "RUNNER_METRICS_FLAVOR=\"$FLAVOR\"" "$COPY/etc/default/runner-metrics" &&
-        grep -qx "RUNNER_METRICS_ARGS=\"--ignore-file $IGNORE_FILE\"" "$COPY/etc/default/runner-metrics" ||
+        grep -qx "RUNNER_METRICS_ARGS=\"$ARGS\"" "$COPY/etc/default/runner-metrics" ||
         { echo "/etc/default/runner-metrics has no RUNNER_METRICS_FLAVOR= / RUNNER_METRICS_ARGS= line to edit"; return 1; }
 }
 
@@ -285,20 +288,31 @@ layout_later() {
 
 # --- Unit state ---------------------------------------------------------------------------------
 
-prop() { in_ct systemctl show runner-metrics.service -P "$1"; }
+# How each run ended, as systemd saw it. `systemctl show -P ExecMainStatus` cannot tell: once a
+# oneshot unit that nothing references is inactive, systemd unloads it and reloads it fresh (all
+# zero) for the next query. So a test-only drop-in adds an ExecStopPost= ("+": outside any
+# sandbox the unit has) that appends systemd's $SERVICE_RESULT, $EXIT_CODE and $EXIT_STATUS.
+RESULTS=/run/runner-metrics-acceptance.results
+observe_results() {
+    in_ct sh -ec "mkdir -p /etc/systemd/system/runner-metrics.service.d
+        printf '%s\n' '[Service]' 'ExecStopPost=+/bin/sh -c \"echo \$\$SERVICE_RESULT \$\$EXIT_CODE \$\$EXIT_STATUS >>$RESULTS\"' \
+            >/etc/systemd/system/runner-metrics.service.d/acceptance-observe.conf
+        systemctl daemon-reload"
+}
 journal_tail() { in_ct journalctl -u runner-metrics.service -n "${1:-4}" --no-pager -o cat 2>/dev/null; }
 
 start_service() {
+    in_ct rm -f "$RESULTS"
     CT_TIMEOUT=600 in_ct timeout 300 systemctl start runner-metrics.service
 }
 
-# unit_ended STATUS: the last run's Result is success and its exit status STATUS.
+# unit_ended STATUS: the last run's result is success and its main process exited with STATUS.
 unit_ended() {
-    local result status
-    result=$(prop Result)
-    status=$(prop ExecMainStatus)
-    [ "$result" = success ] && [ "$status" = "$1" ] && return 0
-    echo "Result=$result ExecMainStatus=$status (want success, $1); $(journal_tail 4 | one_line)"
+    local ended
+    wait_for 30 in_ct test -s "$RESULTS" || { echo "no ExecStopPost= record of the run in 30 s"; return 1; }
+    ended=$(in_ct tail -n 1 "$RESULTS")
+    [ "$ended" = "success exited $1" ] && return 0
+    echo "SERVICE_RESULT EXIT_CODE EXIT_STATUS: $ended (want success exited $1); $(journal_tail 4 | one_line)"
     return 1
 }
 
@@ -406,6 +420,7 @@ run boot || abort "container boots" "$(step_log)"
 ok "container boots ($(in_ct systemctl is-system-running))"
 run install_as_readme || abort "install as the README says" "$(step_log)"
 ok "install as the README says"
+run observe_results || abort "drop-in recording each run's result" "$(step_log)"
 check "the root has the supervisor's shared libraries" libraries_present
 run configure_defaults || abort "edit /etc/default/runner-metrics" "$(step_log)"
 run layout_main || abort "lay out the runners" "$(step_log)"
@@ -415,12 +430,14 @@ echo "# booted, installed, laid out ($(( $(date +%s) - started )) s)"
 
 # The first start on a fresh host: nothing created by hand.
 check "first start on a fresh host" started_ok
-check "first run: Result=success, exit status 3 (runners quarantined)" unit_ended 3
+check "first run: result success, exit status 3 (runners quarantined)" unit_ended 3
 check "metric lines exact" python3 "$HERE/runners.py" check-lines "$COPY$METRICS_LOG" 0 "$STAGE/main.json"
 check "hostile runners quarantined and audited" \
     python3 "$HERE/runners.py" check-audit "$COPY" "$COPY$AUDIT_LOG" 0 "$STAGE/main.json"
-FIRST="first run: Result=success, exit status 3 (runners quarantined)"
+FIRST="first run: result success, exit status 3 (runners quarantined)"
 check_after "$FIRST" "a symlink's target untouched (/etc/shadow)" same_digest "$COPY/etc/shadow" "$shadow_before"
+check "textfile: the run's counts" \
+    python3 "$HERE/runners.py" check-textfile "$COPY$TEXTFILE_DIR/runner-metrics.prom" "$STAGE/main.json"
 check "honest runners gone (directory, image)" python3 "$HERE/runners.py" gone "$COPY" "$STAGE/main.json"
 check "no runner mount left (container and host)" no_runner_mounts
 check "no loop device left" no_loop_devices
@@ -437,8 +454,8 @@ wait_for 60 service_inactive
 check_after "a later tick handles the next" "ticks audited nothing" same_size "$AUDIT_LOG" "$audit_at"
 log_at=$(size_of "$METRICS_LOG")
 check "second start succeeds" started_ok
-check "second start: Result=success, exit status 0" unit_ended 0
-check_after "second start: Result=success, exit status 0" "second start issues nothing" same_size "$METRICS_LOG" "$log_at"
+check "second start: result success, exit status 0" unit_ended 0
+check_after "second start: result success, exit status 0" "second start issues nothing" same_size "$METRICS_LOG" "$log_at"
 
 # systemctl stop in the middle of a large run, then the next start.
 run layout_later bulk "$BULK" || abort "lay out $BULK runners" "$(step_log)"
@@ -450,7 +467,7 @@ check "systemctl stop mid-run" stop_mid_run
 check "stopped mid-run: nothing lost, nothing twice" \
     python3 "$HERE/runners.py" check-stopped "$COPY" "$COPY$METRICS_LOG" "$STAGE/bulk.json" "$log_at"
 check "the next start finishes the run" started_ok
-check "finishing run: Result=success, exit status 0" unit_ended 0
+check "finishing run: result success, exit status 0" unit_ended 0
 check "every event of the stopped run exactly once" \
     python3 "$HERE/runners.py" check-lines "$COPY$METRICS_LOG" "$log_at" "$STAGE/bulk.json"
 check "all $BULK runners gone" python3 "$HERE/runners.py" gone "$COPY" "$STAGE/bulk.json"
@@ -464,8 +481,8 @@ log_at=$(size_of "$METRICS_LOG")
 LOCK_JOB=$!
 if wait_for 20 lock_held; then
     check "held lock: start succeeds" started_ok
-    check "held lock: exit status 75, Result=success" unit_ended 75
-    check_after "held lock: exit status 75, Result=success" "held lock: nothing touched" unchanged "$COPY/home/ubuntu/runner-fs/locked-1" "$locked_before"
+    check "held lock: result success, exit status 75" unit_ended 75
+    check_after "held lock: result success, exit status 75" "held lock: nothing touched" unchanged "$COPY/home/ubuntu/runner-fs/locked-1" "$locked_before"
     in_ct sh -c 'kill "$(cat /run/acceptance-lock.pid)"'
     wait "$LOCK_JOB"
     check "lock released: the next start handles the runner" started_ok
@@ -475,5 +492,9 @@ else
     not_ok "held lock" "flock on /var/lib/runner-metrics/lock not held within 20 s"
 fi
 
+if [ "$failed" != 0 ]; then
+    echo "# the unit's journal, last 60 lines:"
+    journal_tail 60 | sed 's/^/#   /'
+fi
 summary
 [ "$failed" = 0 ]
