@@ -156,14 +156,19 @@ boot() {
     systemd-nspawn --boot -D "$COPY" --register=no --keep-unit --console=passive \
         --machine="rm-acceptance-$$" --bind-ro="$REPO:$SRC" >"$WORK/nspawn.log" 2>&1 &
     NSPAWN_PID=$!
-    local i
+    # The container's init is a child of systemd-nspawn; so, for a moment, is nspawn's own
+    # set-up child, which is not systemd and exits.
+    local i pid
+    INIT_PID=""
     for i in $(seq 1 300); do
-        INIT_PID=$(pgrep -P "$NSPAWN_PID" | head -1)
+        for pid in $(pgrep -P "$NSPAWN_PID"); do
+            [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = systemd ] && INIT_PID=$pid
+        done
         [ -n "$INIT_PID" ] && break
         kill -0 "$NSPAWN_PID" 2>/dev/null || break
         sleep 0.1
     done
-    [ -n "$INIT_PID" ] || { tail -3 "$WORK/nspawn.log"; return 1; }
+    [ -n "$INIT_PID" ] || { echo "no systemd under systemd-nspawn"; tail -3 "$WORK/nspawn.log"; return 1; }
     wait_for 90 system_running || { echo "is-system-running: $(in_ct systemctl is-system-running)"; return 1; }
 }
 
@@ -391,6 +396,37 @@ stop_mid_run() {
     in_ct timeout 120 systemctl stop runner-metrics.service
 }
 
+# D1: the unit runs in the container's own mount namespace (systemd builds none for it).
+shares_mount_namespace() {
+    local pid unit init
+    pid=$(in_ct systemctl show runner-metrics.service -P MainPID)
+    [ -n "$pid" ] && [ "$pid" != 0 ] || { echo "no main process (MainPID=$pid)"; return 1; }
+    unit=$(in_ct readlink "/proc/$pid/ns/mnt")
+    init=$(in_ct readlink /proc/1/ns/mnt)
+    [ -n "$unit" ] && [ "$unit" = "$init" ] || { echo "main process $pid: $unit, PID 1: $init"; return 1; }
+}
+
+# What the first start made, with nothing made by hand: the metrics log 0644 (Promtail reads
+# it, as upstream), the audit log 0600, the quarantine 0700, the state directory 0700, root's;
+# the textfile directory 0755 (node_exporter runs as prometheus) is checked with the textfile.
+created_modes() {
+    local want got path
+    for want in "644 $METRICS_LOG" "600 $AUDIT_LOG" "700 /home/ubuntu/runner-fs-quarantine" \
+            "700 /var/lib/runner-metrics"; do
+        path=${want#* }
+        got=$(stat -c '%a %u:%g' "$COPY$path" 2>&1)
+        [ "$got" = "${want%% *} 0:0" ] || echo "$path: $got, want ${want%% *} 0:0"
+    done | grep . && return 1
+    return 0
+}
+
+textfile_written() {
+    local mode
+    mode=$(stat -c '%a %u:%g' "$COPY$TEXTFILE_DIR" 2>&1)
+    [ "$mode" = "755 0:0" ] || { echo "$TEXTFILE_DIR: $mode, want 755 0:0"; return 1; }
+    python3 "$HERE/runners.py" check-textfile "$COPY$TEXTFILE_DIR/runner-metrics.prom" "$STAGE/main.json"
+}
+
 same_size() { [ "$(size_of "$1")" = "$2" ] || { echo "$1 grew from $2 to $(size_of "$1") bytes"; return 1; }; }
 grown() { [ "$(size_of "$1")" -gt "$2" ]; }
 lock_held() { ! in_ct flock -n /var/lib/runner-metrics/lock true; }
@@ -431,13 +467,13 @@ echo "# booted, installed, laid out ($(( $(date +%s) - started )) s)"
 # The first start on a fresh host: nothing created by hand.
 check "first start on a fresh host" started_ok
 check "first run: result success, exit status 3 (runners quarantined)" unit_ended 3
+check "first start created the logs, the quarantine and the state directory" created_modes
 check "metric lines exact" python3 "$HERE/runners.py" check-lines "$COPY$METRICS_LOG" 0 "$STAGE/main.json"
 check "hostile runners quarantined and audited" \
     python3 "$HERE/runners.py" check-audit "$COPY" "$COPY$AUDIT_LOG" 0 "$STAGE/main.json"
 FIRST="first run: result success, exit status 3 (runners quarantined)"
 check_after "$FIRST" "a symlink's target untouched (/etc/shadow)" same_digest "$COPY/etc/shadow" "$shadow_before"
-check "textfile: the run's counts" \
-    python3 "$HERE/runners.py" check-textfile "$COPY$TEXTFILE_DIR/runner-metrics.prom" "$STAGE/main.json"
+check "textfile: a directory of 0755 made, the run's counts" textfile_written
 check "honest runners gone (directory, image)" python3 "$HERE/runners.py" gone "$COPY" "$STAGE/main.json"
 check "no runner mount left (container and host)" no_runner_mounts
 check "no loop device left" no_loop_devices
@@ -463,6 +499,7 @@ log_at=$(size_of "$METRICS_LOG")
 echo "# $BULK runners laid out ($(( $(date +%s) - started )) s)"
 in_ct systemctl start --no-block runner-metrics.service
 POLL=0.02 wait_for 120 first_lines_or_end "$log_at"
+check "the unit shares the container's mount namespace" shares_mount_namespace
 check "systemctl stop mid-run" stop_mid_run
 check "stopped mid-run: nothing lost, nothing twice" \
     python3 "$HERE/runners.py" check-stopped "$COPY" "$COPY$METRICS_LOG" "$STAGE/bulk.json" "$log_at"
