@@ -40,6 +40,7 @@ README_INSTALL=(
 
 passed=0
 failed=0
+declare -A PASSED=()   # the names of the checks that passed
 started=$(date +%s)
 WORK=""
 NSPAWN_PID=""
@@ -57,7 +58,6 @@ check() {
 }
 # A check that something did not happen proves nothing when the run it follows failed: it is
 # reported as failed then. check_after STEP NAME COMMAND...: STEP is the name of an earlier check.
-declare -A PASSED=()
 check_after() {
     local step=$1
     shift
@@ -428,6 +428,7 @@ textfile_written() {
 }
 
 same_size() { [ "$(size_of "$1")" = "$2" ] || { echo "$1 grew from $2 to $(size_of "$1") bytes"; return 1; }; }
+same_sizes() { same_size "$1" "$2" && same_size "$3" "$4"; }
 grown() { [ "$(size_of "$1")" -gt "$2" ]; }
 lock_held() { ! in_ct flock -n /var/lib/runner-metrics/lock true; }
 same_digest() { [ "$(file_digest "$1")" = "$2" ] || { echo "$1 changed"; return 1; }; }
@@ -489,9 +490,11 @@ in_ct systemctl stop runner-metrics.timer
 wait_for 60 service_inactive
 check_after "a later tick handles the next" "ticks audited nothing" same_size "$AUDIT_LOG" "$audit_at"
 log_at=$(size_of "$METRICS_LOG")
+audit_at=$(size_of "$AUDIT_LOG")
 check "second start succeeds" started_ok
 check "second start: result success, exit status 0" unit_ended 0
-check_after "second start: result success, exit status 0" "second start issues nothing" same_size "$METRICS_LOG" "$log_at"
+check_after "second start: result success, exit status 0" "second start issues nothing" \
+    same_sizes "$METRICS_LOG" "$log_at" "$AUDIT_LOG" "$audit_at"
 
 # systemctl stop in the middle of a large run, then the next start.
 run layout_later bulk "$BULK" || abort "lay out $BULK runners" "$(step_log)"
