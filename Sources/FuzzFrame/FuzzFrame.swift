@@ -121,6 +121,12 @@ struct ByteSource {
             let code: Int32? = flags & 32 != 0 ? Int32(bitPattern: UInt32(truncatingIfNeeded: u64())) : nil
             record.postJob = PostJobMetrics(timestamp: timestamp(), status: status, statusInfoCode: code)
         }
+        if flags & 64 != 0 {
+            // 0-byte files: only files that are not present (a decoded record never has both).
+            let present: UInt8 = (record.installationStart != nil ? 1 : 0) | (record.installed != nil ? 2 : 0)
+                | (record.preJob != nil ? 4 : 0) | (record.postJob != nil ? 8 : 0)
+            record.emptyFiles = RunnerFileSet(bits: byte() & 0x0F & ~present) ?? RunnerFileSet()
+        }
         return .valid(record)
     }
 }

@@ -14,13 +14,16 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         try RunnerFileDecoder.decodeRecord(installationStart: present(0), installed: present(1),
                                            preJob: present(2), postJob: present(3))
     }
-    // The same, one decoder at a time.
+    // The same, one decoder at a time; a 0-byte file is absent and noted as empty.
     let stepwise = outcome { () throws(Rejection) -> RunnerRecord in
         var r = RunnerRecord()
-        if let b = present(0) { r.installationStart = try RunnerFileDecoder.decodeTimestamp(b, file: .installationStart) }
-        if let b = present(1) { r.installed = try RunnerFileDecoder.decodeTimestamp(b, file: .installed) }
-        if let b = present(2) { r.preJob = try RunnerFileDecoder.decodePreJob(b) }
-        if let b = present(3) { r.postJob = try RunnerFileDecoder.decodePostJob(b) }
+        for (i, file) in [RunnerFile.installationStart, .installed, .preJob, .postJob].enumerated()
+        where present(i)?.isEmpty == true { r.emptyFiles.insert(file) }
+        func nonEmpty(_ i: Int) -> UnsafeRawBufferPointer? { present(i).flatMap { $0.isEmpty ? nil : $0 } }
+        if let b = nonEmpty(0) { r.installationStart = try RunnerFileDecoder.decodeTimestamp(b, file: .installationStart) }
+        if let b = nonEmpty(1) { r.installed = try RunnerFileDecoder.decodeTimestamp(b, file: .installed) }
+        if let b = nonEmpty(2) { r.preJob = try RunnerFileDecoder.decodePreJob(b) }
+        if let b = nonEmpty(3) { r.postJob = try RunnerFileDecoder.decodePostJob(b) }
         return r
     }
     check(result == stepwise, "decodeRecord differs from the per-file decoders")

@@ -12,9 +12,12 @@
 //
 //   valid:
 //   9      1     presence: 0x01 installation_start, 0x02 installed, 0x04 pre_job,
-//                0x08 post_job, 0x10 post_job's status_info (only with 0x08);
-//                0x20, 0x40, 0x80 reserved, must be 0
+//                0x08 post_job, 0x10 post_job's status_info (only with 0x08),
+//                0x20 empty_files follows; 0x40, 0x80 reserved, must be 0
 //   then each part whose bit is set, in this order:
+//          1     empty_files           the 0-byte files, decided as absent: the bits 0x01-0x08
+//                                      as in presence, at least one, none of them a present
+//                                      file; 0xF0 must be 0
 //          8     installation_start    f64
 //          8     installed             f64
 //                pre_job               workflow str, repository str, event str,
@@ -49,7 +52,8 @@ public enum WorkerVerdict: Equatable, Sendable {
 public enum Frame {
     /// Whole frame, header included. A valid record from files of at most 1024 bytes each
     /// encodes in well under this: a decoded string is never longer than its JSON spelling,
-    /// so the pre-job strings hold under 1024 bytes, and the rest is at most 55 bytes.
+    /// so the pre-job strings hold under 1024 bytes, and the rest is at most 55 bytes (an
+    /// empty_files byte only comes in place of a part of 8 bytes or more).
     public static let maxSize = 8192
 
     // Constants are computed properties, not stored globals: nothing to initialize lazily in
@@ -66,7 +70,10 @@ public enum Frame {
     static var hasPreJob: UInt8 { 0x04 }
     static var hasPostJob: UInt8 { 0x08 }
     static var hasStatusInfo: UInt8 { 0x10 }
-    static var reservedPresenceBits: UInt8 { 0xE0 }
+    static var hasEmptyFiles: UInt8 { 0x20 }
+    static var reservedPresenceBits: UInt8 { 0xC0 }
+    /// The presence bits of the four files, the same bits as `RunnerFileSet`'s.
+    static var filePresenceBits: UInt8 { 0x0F }
 
     // MARK: encoding
 
@@ -89,7 +96,9 @@ public enum Frame {
                 presence |= hasPostJob
                 if post.statusInfoCode != nil { presence |= hasStatusInfo }
             }
+            if !record.emptyFiles.isEmpty { presence |= hasEmptyFiles }
             out.append(presence)
+            if !record.emptyFiles.isEmpty { out.append(record.emptyFiles.bits) }
             if let v = record.installationStart { appendU64(v.bitPattern, to: &out) }
             if let v = record.installed { appendU64(v.bitPattern, to: &out) }
             if let pre = record.preJob {
@@ -129,6 +138,7 @@ public enum Frame {
         switch verdict {
         case .valid(let record):
             var n = 2
+            if !record.emptyFiles.isEmpty { n += 1 }
             if record.installationStart != nil { n += 8 }
             if record.installed != nil { n += 8 }
             if let pre = record.preJob {
@@ -229,6 +239,19 @@ public enum Frame {
             throw Rejection(.protocolViolation, "presence: status_info bit without post_job")
         }
         var record = RunnerRecord()
+        if presence & hasEmptyFiles != 0 {
+            let bits = try reader.u8("empty_files")
+            // One spelling: the presence bit is set exactly when some file was empty.
+            guard bits != 0 else { throw Rejection(.protocolViolation, "empty_files: presence bit set, no file named") }
+            guard let empty = RunnerFileSet(bits: bits) else {
+                throw Rejection(.protocolViolation, "empty_files: reserved bits \(hexByte(bits & ~filePresenceBits)) set")
+            }
+            // A file is empty or present, never both.
+            guard bits & presence & filePresenceBits == 0 else {
+                throw Rejection(.protocolViolation, "empty_files: \(hexByte(bits & presence & filePresenceBits)) also present")
+            }
+            record.emptyFiles = empty
+        }
         if presence & hasInstallationStart != 0 { record.installationStart = try reader.timestamp("installation_start") }
         if presence & hasInstalled != 0 { record.installed = try reader.timestamp("installed") }
         if presence & hasPreJob != 0 {

@@ -1,23 +1,23 @@
 // The metric events upstream issues for a runner, and their log lines.
 
-/// `max(a - b, 0)` as upstream Python evaluates it. Python's max keeps the first argument
-/// unless a later one is strictly greater, so a negative difference yields the int 0
-/// (printed "0") and anything else, including an exact tie, the float (printed "0.0").
-public enum Clamped: Equatable, Sendable {
-    case zero
-    case value(Double)
+/// `max(a - b, 0)` as upstream evaluates it, then stored in the event model's pydantic
+/// `NonNegativeFloat` field. Python's `max` keeps the first argument unless a later one is
+/// strictly greater, so a negative difference yields the int `0`; the float field turns it
+/// into `0.0`. Every number field of an upstream event is a float: a clamped value prints
+/// `0.0`, like an exact tie, never `0`.
+public struct Clamped: Equatable, Sendable {
+    /// Never negative for finite inputs; printed as a Python float.
+    public let value: Double
 
     public static func difference(_ a: Double, _ b: Double) -> Clamped {
         let d = a - b
-        // `0 > d` is Python's comparison in max(); false for NaN, which max() then keeps.
-        return 0 > d ? .zero : .value(d)
+        // `0 > d` is Python's comparison in max(); false for NaN, which max() then keeps
+        // (unreachable: decoded timestamps are finite).
+        return Clamped(value: 0 > d ? 0.0 : d)
     }
 
     func append(to out: inout [UInt8]) {
-        switch self {
-        case .zero: out.append(UInt8(ascii: "0"))
-        case .value(let d): PythonJSON.appendFloat(d, to: &out)
-        }
+        PythonJSON.appendFloat(value, to: &out)
     }
 }
 

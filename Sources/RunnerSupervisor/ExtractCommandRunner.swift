@@ -52,19 +52,44 @@ public enum ExtractCommandRunner {
     }
 }
 
-/// `--ignore-file`: one runner name per line; blank lines and `#` comments skipped.
+/// `--ignore-file`: one runner name per line; blank lines and `#` comments skipped. The file
+/// is kept current by whatever starts runners and is read once per run, so it must be replaced
+/// atomically (written beside it, then renamed over it): a file read half-written would leave
+/// an active runner out of the set, and that runner would be extracted and deleted.
 public enum IgnoreFile {
-    public static func read(_ path: String) throws(SystemError) -> Set<String> {
-        let fd = try Sys.open(path, O_RDONLY)
+    public struct Contents: Sendable, Equatable {
+        /// The runner names to leave alone.
+        public var names: Set<String>
+        /// Lines that are not a valid runner name (`[A-Za-z0-9._-]{1,128}`), by line number,
+        /// escaped: no runner directory can have such a name, so the line protects nothing and
+        /// most likely means the file is not what its writer meant.
+        public var invalidLines: [(line: Int, text: String)]
+
+        public static func == (a: Contents, b: Contents) -> Bool {
+            a.names == b.names && a.invalidLines.elementsEqual(b.invalidLines) { $0.line == $1.line && $0.text == $1.text }
+        }
+    }
+
+    /// Reads it without following a final symlink and without blocking: a FIFO or any other
+    /// non-regular file is refused, never waited on while the run holds its lock.
+    public static func read(_ path: String) throws(SystemError) -> Contents {
+        let fd = try Sys.open(path, O_RDONLY | O_NONBLOCK)
         defer { close(fd) }
+        guard try Sys.fstat(fd).st_mode & S_IFMT == S_IFREG else {
+            throw SystemError("\(path): not a regular file", EINVAL)
+        }
         let bytes = try Sys.readAll(fd, path)
-        var names = Set<String>()
-        for line in bytes.split(separator: 0x0a) {
+        var contents = Contents(names: [], invalidLines: [])
+        for (index, line) in bytes.split(separator: 0x0a, omittingEmptySubsequences: false).enumerated() {
             let text = String(decoding: line, as: UTF8.self).trimmingWhitespace()
             if text.isEmpty || text.hasPrefix("#") { continue }
-            names.insert(text)
+            if RunnerName.isValid(Array(text.utf8)) {
+                contents.names.insert(text)
+            } else {
+                contents.invalidLines.append((index + 1, JSONText.escapedBytes(Array(line))))
+            }
         }
-        return names
+        return contents
     }
 }
 

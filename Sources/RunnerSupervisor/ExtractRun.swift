@@ -270,6 +270,10 @@ public final class ExtractRun {
                 summary.kept += 1
                 diagnostics.emit(.warning, "kept: \(why)", runner: name)
             case .valid(let record):
+                for file in record.emptyFiles.files {
+                    summary.emptyFiles[file, default: 0] += 1
+                    diagnostics.emit(.warning, "\(file.rawValue) is empty (0 bytes): decided as absent, as upstream does", runner: name)
+                }
                 let events = MetricEvent.events(for: record)
                 let start = text.count
                 for event in events { event.appendLine(flavor: config.flavor, to: &text) }

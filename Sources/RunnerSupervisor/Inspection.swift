@@ -93,6 +93,7 @@ public enum Inspection {
         } else {
             members.append(("post_job", "null"))
         }
+        members.append(("empty_files", "[" + record.emptyFiles.files.map { JSONText.string($0.rawValue) }.joined(separator: ", ") + "]"))
         return JSONText.object(members)
     }
 }

@@ -13,6 +13,8 @@ public struct RunSummary: Sendable, Equatable {
     public var kept = 0
     public var errors = 0
     public var quarantinedByReason: [ReasonCode: Int] = [:]
+    /// 0-byte runner files, decided as absent (upstream's writers leave them when jq fails).
+    public var emptyFiles: [RunnerFile: Int] = [:]
     public var workerSeconds: [Double] = []
     /// Peak resident set of any worker, KiB.
     public var workerMaxRSSKiB = 0
@@ -43,7 +45,7 @@ public struct RunSummary: Sendable, Equatable {
         let fields: [(String, Int)] = [
             ("runner_installed", runnerInstalled), ("runner_start", runnerStart), ("runner_stop", runnerStop),
             ("deleted", deleted), ("quarantined", quarantined), ("ignored", ignored), ("skipped", skipped),
-            ("kept", kept), ("errors", errors),
+            ("kept", kept), ("errors", errors), ("empty_files", emptyFiles.values.reduce(0, +)),
         ]
         var members = fields.map { ($0.0, String($0.1)) }
         let reasons = quarantinedByReason.sorted { $0.key.rawValue < $1.key.rawValue }
@@ -73,6 +75,8 @@ public struct RunSummary: Sendable, Equatable {
         var out = "events: \(runnerInstalled) runner_installed, \(runnerStart) runner_start, \(runnerStop) runner_stop\n"
         out += "runners: \(deleted) deleted, \(quarantined) quarantined, \(ignored) ignored, \(skipped) skipped, \(kept) kept\n"
         out += "errors: \(errors)\n"
+        let empty = emptyFiles.values.reduce(0, +)
+        if empty > 0 { out += "empty files (decided as absent): \(empty)\n" }
         for (reason, count) in quarantinedByReason.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             out += "  quarantined \(reason.rawValue): \(count)\n"
         }

@@ -95,10 +95,10 @@ public struct RunnerFacts: Sendable, Equatable {
         public static let none = Files(bits: 0)
         func contains(_ index: Int) -> Bool { bits & (1 << UInt8(index)) != 0 }
 
-        /// The files a valid record was decoded from.
+        /// The files a valid record was decoded from, and its empty (0-byte) files.
         public init(_ record: RunnerRecord) {
             bits = (record.installationStart != nil ? 1 : 0) | (record.installed != nil ? 2 : 0)
-                | (record.preJob != nil ? 4 : 0) | (record.postJob != nil ? 8 : 0)
+                | (record.preJob != nil ? 4 : 0) | (record.postJob != nil ? 8 : 0) | record.emptyFiles.bits
         }
 
         init(bits: UInt8) { self.bits = bits }

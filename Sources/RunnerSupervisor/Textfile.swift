@@ -23,6 +23,7 @@ public enum Textfile {
         add("skipped", Double(summary.skipped))
         add("errors", Double(summary.errors))
         add("runs", 1)
+        for file in RunnerFile.allCases { add("empty|\(file.rawValue)", Double(summary.emptyFiles[file] ?? 0)) }
         for reason in ReasonCode.allCases { add("quarantined|\(reason.rawValue)", Double(summary.quarantinedByReason[reason] ?? 0)) }
         for bound in buckets { add("latency_bucket|\(bound)", Double(summary.workerSeconds.filter { $0 <= bound }.count)) }
         add("latency_bucket|+Inf", Double(summary.workerSeconds.count))
@@ -49,6 +50,10 @@ public enum Textfile {
         out += "runner_metrics_runners_kept_total \(value("kept"))\n"
         family("runner_metrics_runners_skipped_total", "counter", "Runner directories with invalid names, never touched.")
         out += "runner_metrics_runners_skipped_total \(value("skipped"))\n"
+        family("runner_metrics_empty_files_total", "counter", "0-byte runner files, decided as absent as upstream does, by file.")
+        for file in RunnerFile.allCases {
+            out += "runner_metrics_empty_files_total{file=\"\(file.rawValue)\"} \(value("empty|\(file.rawValue)"))\n"
+        }
         family("runner_metrics_errors_total", "counter", "Operational errors.")
         out += "runner_metrics_errors_total \(value("errors"))\n"
         family("runner_metrics_runs_total", "counter", "Completed extract runs.")

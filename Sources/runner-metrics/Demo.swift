@@ -46,6 +46,7 @@ enum DemoTree {
         "honest-abnormal   installed, pre-job, post-job abnormal with exit code 1",
         "honest-pre-only   installed, pre-job: the job never finished",
         "honest-no-job     installed only: no events, deleted",
+        "honest-jq-failed  installed, pre-job, empty post-job (jq failed): absent, as upstream; runner_start",
         "hostile-symlink   pre-job-metrics.json -> /etc/shadow",
         "hostile-dupkey    pre-job with \"timestamp\" twice (parsers disagree which wins)",
         "hostile-nan       post-job timestamp NaN (Python's json would accept it)",
@@ -73,6 +74,8 @@ enum DemoTree {
                                    ("post-job-metrics.json", #"{"timestamp": 1700000090, "status": "abnormal", "status_info": {"code": 1}}"#)])
         runner("honest-pre-only", [("runner-installed.timestamp", "1700000000\n"), ("pre-job-metrics.json", pre)])
         runner("honest-no-job", [("runner-installed.timestamp", "1700000000")])
+        runner("honest-jq-failed", [("runner-installed.timestamp", "1700000000\n"), ("pre-job-metrics.json", pre),
+                                    ("post-job-metrics.json", "")])
         runner("hostile-symlink", [("runner-installed.timestamp", "1700000000")])
         symlink("/etc/shadow", fs + "/hostile-symlink/pre-job-metrics.json")
         runner("hostile-dupkey", [("runner-installed.timestamp", "1700000000"),

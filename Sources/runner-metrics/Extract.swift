@@ -56,7 +56,13 @@ struct Extract: ParsableCommand {
         config.stateDir = stateDir
         config.ignore = Set(ignore)
         if let ignoreFile {
-            do throws(SystemError) { config.ignore.formUnion(try IgnoreFile.read(ignoreFile)) } catch {
+            do throws(SystemError) {
+                let contents = try IgnoreFile.read(ignoreFile)
+                config.ignore.formUnion(contents.names)
+                for (line, text) in contents.invalidLines {
+                    diagnostics.emit(.warning, "--ignore-file \(ignoreFile) line \(line) is not a runner name, it protects nothing: \(text)")
+                }
+            } catch {
                 diagnostics.emit(.error, "--ignore-file: \(error)")
                 throw ExitCode(Exit.failure)
             }

@@ -85,12 +85,8 @@ enum ReferenceEncoder {
         return s
     }
 
-    static func clamped(_ c: Clamped) -> String {
-        switch c {
-        case .zero: return "0"
-        case .value(let d): return floatRepr(d)
-        }
-    }
+    /// A clamped value is a Python float upstream (a `NonNegativeFloat` field): `0.0`, never `0`.
+    static func clamped(_ c: Clamped) -> String { floatRepr(c.value) }
 
     static func line(_ event: MetricEvent, flavor: String) -> String {
         func job(_ t: Double, _ w: String, _ r: String, _ e: String) -> [(String, String)] {

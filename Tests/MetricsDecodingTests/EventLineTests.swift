@@ -50,28 +50,37 @@ struct EventLineTests {
             == ["runner_start", "runner_stop"])
     }
 
-    @Test("clamping: negative prints int 0, an exact tie prints 0.0")
+    /// Upstream computes `max(a - b, 0)` (the int 0 when negative) and stores it in a pydantic
+    /// `NonNegativeFloat` field, so CPython writes the float: `0.0` for a clamped value, as for
+    /// an exact tie. Every number field of an event line is a float.
+    @Test("clamping: a negative difference and an exact tie both print 0.0")
     func clamping() {
-        #expect(Clamped.difference(1, 2) == .zero)
-        #expect(Clamped.difference(2, 2) == .value(0))
-        #expect(Clamped.difference(3, 2) == .value(1))
+        #expect(Clamped.difference(1, 2).value.bitPattern == (0.0).bitPattern)
+        #expect(Clamped.difference(2, 2).value.bitPattern == (0.0).bitPattern)
+        #expect(Clamped.difference(3, 2).value == 1)
+        #expect(Clamped.difference(1_700_000_000, 1_700_000_000.5).value.bitPattern == (0.0).bitPattern)
         let negative = MetricEvent.runnerInstalled(timestamp: 10, duration: .difference(10, 20))
         #expect(negative.jsonLine(flavor: "s") ==
-            #"{"timestamp": 10.0, "event": "runner_installed", "flavor": "s", "duration": 0}"# + "\n")
+            #"{"timestamp": 10.0, "event": "runner_installed", "flavor": "s", "duration": 0.0}"# + "\n")
         let tie = MetricEvent.runnerInstalled(timestamp: 10, duration: .difference(10, 10))
         #expect(tie.jsonLine(flavor: "s") ==
             #"{"timestamp": 10.0, "event": "runner_installed", "flavor": "s", "duration": 0.0}"# + "\n")
-        let idle = MetricEvent.events(for: RunnerRecord(installed: 1_700_000_100, preJob: pre))
-        #expect(idle.first?.jsonLine(flavor: "s").hasSuffix(#""idle": 0}"# + "\n") == true)
+        // idle (pre-job before installed) and job_duration (post-job before pre-job), whole lines.
+        let record = RunnerRecord(installed: 1_700_000_100, preJob: pre,
+                                  postJob: PostJobMetrics(timestamp: 1_700_000_000, status: .normal))
+        #expect(MetricEvent.events(for: record).map { $0.jsonLine(flavor: "s") } == [
+            #"{"timestamp": 1700000030.0, "event": "runner_start", "flavor": "s", "workflow": "CI 0", "repo": "org/repo0", "github_event": "push", "idle": 0.0}"# + "\n",
+            #"{"timestamp": 1700000000.0, "event": "runner_stop", "flavor": "s", "workflow": "CI 0", "repo": "org/repo0", "github_event": "push", "status": "normal", "job_duration": 0.0}"# + "\n",
+        ])
     }
 
     @Test("strings are escaped like ensure_ascii=True (DEL included, as CPython does)")
     func stringEscaping() {
         let event = MetricEvent.runnerStart(
             timestamp: 1, workflow: "a\"b\\c\n\r\t\u{8}\u{C}\u{0}\u{1}\u{1F}\u{7F} \u{E9}\u{4E2D}\u{1F600}\u{2028}/",
-            repo: "o/r", githubEvent: "push", idle: .zero)
+            repo: "o/r", githubEvent: "push", idle: .difference(0, 1))
         #expect(event.jsonLine(flavor: "fl\u{E9}") ==
-            #"{"timestamp": 1.0, "event": "runner_start", "flavor": "fl\u00e9", "workflow": "a\"b\\c\n\r\t\b\f\u0000\u0001\u001f\u007f \u00e9\u4e2d\ud83d\ude00\u2028/", "repo": "o/r", "github_event": "push", "idle": 0}"# + "\n")
+            #"{"timestamp": 1.0, "event": "runner_start", "flavor": "fl\u00e9", "workflow": "a\"b\\c\n\r\t\b\f\u0000\u0001\u001f\u007f \u00e9\u4e2d\ud83d\ude00\u2028/", "repo": "o/r", "github_event": "push", "idle": 0.0}"# + "\n")
         // Combining sequences stay as written (no normalization).
         #expect(PythonJSON.string("e\u{301}") == #""e\u0301""#)
         #expect(PythonJSON.string("\u{212A}") == #""\u212a""#)

@@ -45,9 +45,10 @@ func recordPayload(
     presence: UInt8 = 0x1F, installationStart: [UInt8] = f64(1), installed: [UInt8] = f64(2),
     workflow: [UInt8] = str("CI"), repository: [UInt8] = str("o/r"), event: [UInt8] = str("push"),
     preTimestamp: [UInt8] = f64(3), runID: [UInt8] = str("1"),
-    postTimestamp: [UInt8] = f64(4), status: [UInt8] = [0x01], code: [UInt8] = be32(7)
+    postTimestamp: [UInt8] = f64(4), status: [UInt8] = [0x01], code: [UInt8] = be32(7), empty: UInt8 = 0
 ) -> [UInt8] {
     var p: [UInt8] = [0x01, presence]
+    if presence & 0x20 != 0 { p.append(empty) }
     if presence & 0x01 != 0 { p += installationStart }
     if presence & 0x02 != 0 { p += installed }
     if presence & 0x04 != 0 { p += workflow + repository + event + preTimestamp + runID }
@@ -286,11 +287,11 @@ struct FrameTests {
 
     @Test("presence: reserved bits, and status_info only with post_job")
     func presenceBits() {
-        for bit: UInt8 in [0x20, 0x40, 0x80] {
+        for bit: UInt8 in [0x40, 0x80] {
             #expect(v(recordPayload(presence: 0x1F | bit)) == "frame: presence: reserved bits \(hexByte(bit)) set")
             #expect(v([0x01, bit]) == "frame: presence: reserved bits \(hexByte(bit)) set")
         }
-        #expect(v([0x01, 0xFF]) == "frame: presence: reserved bits 0xe0 set")
+        #expect(v([0x01, 0xFF]) == "frame: presence: reserved bits 0xc0 set")
         #expect(v(recordPayload(presence: 0x10)) == "frame: presence: status_info bit without post_job")
         #expect(v(recordPayload(presence: 0x17)) == "frame: presence: status_info bit without post_job")
         // Every combination of the five defined bits is a valid record.
@@ -304,6 +305,41 @@ struct FrameTests {
             #expect((record.preJob != nil) == (presence & 0x04 != 0))
             #expect((record.postJob != nil) == (presence & 0x08 != 0))
             #expect((record.postJob?.statusInfoCode != nil) == (presence & 0x10 != 0))
+        }
+    }
+
+    @Test("empty_files: pinned, present exactly when a file was empty, never naming a present file")
+    func emptyFiles() {
+        var preJobEmpty = RunnerFileSet()
+        preJobEmpty.insert(.preJob)
+        let record = RunnerRecord(installed: 1_700_000_000, emptyFiles: preJobEmpty)
+        let pinned = fromHex("524d4632 0000000b 01 22 04 41d954fc40000000")  // presence: installed + empty_files
+        #expect(Frame.encode(.valid(record)) == pinned)
+        #expect(decodeFrame(pinned) == .success(.valid(record)))
+        // No empty file: no bit, no byte (the layout without empty files is unchanged).
+        #expect(Frame.encode(.valid(RunnerRecord(installed: 1_700_000_000))) == fromHex("524d4632 0000000a 01 02 41d954fc40000000"))
+
+        #expect(v(recordPayload(presence: 0x20, empty: 0x00)) == "frame: empty_files: presence bit set, no file named")
+        for bit: UInt8 in [0x10, 0x20, 0x40, 0x80] {
+            #expect(v(recordPayload(presence: 0x20, empty: 0x01 | bit)) == "frame: empty_files: reserved bits \(hexByte(bit)) set")
+        }
+        #expect(v(recordPayload(presence: 0x22, empty: 0x02)) == "frame: empty_files: 0x02 also present")
+        #expect(v(recordPayload(presence: 0x3F, empty: 0x0F)) == "frame: empty_files: 0x0f also present")
+        #expect(v([0x01, 0x20]) == "frame: empty_files: needs 1 byte at offset 10, 0 left")
+        // Every presence of the four files with every non-empty set of the others as empty.
+        for files: UInt8 in 0..<0x10 {
+            for empty: UInt8 in 1..<0x10 where empty & files == 0 {
+                let payload = recordPayload(presence: 0x20 | files, empty: empty)
+                guard case .success(.valid(let decoded)) = decodeFrame(frame(payload: payload)) else {
+                    Issue.record("files \(files) empty \(empty) refused")
+                    continue
+                }
+                #expect(decoded.emptyFiles.bits == empty)
+                #expect(decoded.emptyFiles.files.map(\.bit).reduce(0, |) == empty)
+                #expect((decoded.installationStart != nil) == (files & 0x01 != 0) && (decoded.installed != nil) == (files & 0x02 != 0))
+                #expect((decoded.preJob != nil) == (files & 0x04 != 0) && (decoded.postJob != nil) == (files & 0x08 != 0))
+                #expect(Frame.encode(.valid(decoded)) == frame(payload: payload))
+            }
         }
     }
 
@@ -434,7 +470,10 @@ struct FrameTests {
 
     @Test("one spelling: every single-byte change of a frame is refused or re-encodes to itself")
     func singleByteChanges() {
-        for verdict in [WorkerVerdict.valid(sampleRecord),
+        var emptyPostJob = RunnerRecord(installed: 1_700_000_000)
+        emptyPostJob.emptyFiles.insert(.postJob)
+        emptyPostJob.emptyFiles.insert(.installationStart)
+        for verdict in [WorkerVerdict.valid(sampleRecord), .valid(emptyPostJob),
                         .rejected(Rejection(.missingField, file: .postJob, "status"))] {
             let good = Frame.encode(verdict)
             var accepted = 0

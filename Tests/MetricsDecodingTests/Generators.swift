@@ -50,10 +50,16 @@ struct Gen {
     }
 
     mutating func record() -> RunnerRecord {
-        RunnerRecord(installationStart: chance(50) ? timestamp() : nil,
-                     installed: chance(70) ? timestamp() : nil,
-                     preJob: chance(60) ? preJob() : nil,
-                     postJob: chance(50) ? postJob() : nil)
+        var record = RunnerRecord(installationStart: chance(50) ? timestamp() : nil,
+                                  installed: chance(70) ? timestamp() : nil,
+                                  preJob: chance(60) ? preJob() : nil,
+                                  postJob: chance(50) ? postJob() : nil)
+        // Some absent files were there with 0 bytes.
+        if record.installationStart == nil && chance(20) { record.emptyFiles.insert(.installationStart) }
+        if record.installed == nil && chance(20) { record.emptyFiles.insert(.installed) }
+        if record.preJob == nil && chance(20) { record.emptyFiles.insert(.preJob) }
+        if record.postJob == nil && chance(20) { record.emptyFiles.insert(.postJob) }
+        return record
     }
 
     // MARK: spellings

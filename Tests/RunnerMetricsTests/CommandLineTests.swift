@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Testing
 
 /// What an operator types: the version, and the argument checks that answer each bad value
@@ -46,5 +47,36 @@ import Testing
         #expect(text.contains("Workers at once, 1 to 256 (default: four times the online CPUs, at most 64)."), "\(text)")
         #expect(text.contains("Seconds a worker may run, more than 0 and at most 60."), "\(text)")
         #expect(text.contains("Seconds to wait for another run's lock, 0 (the default: exit 75 at once) to 3600."), "\(text)")
+    }
+
+    /// The ignore file's names are left alone; a line that is no runner name is named in a
+    /// warning (it protects nothing), not dropped in silence; comments and blank lines are
+    /// skipped.
+    @Test func ignoreFileLinesThatAreNoRunnerNameAreReported() throws {
+        let root = try HardeningSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try HardeningSupport.layTree(root, honest: ["active-1", "done-1"])
+        try HardeningSupport.write(root + "/ignore", "# active runners\nactive-1\n\nactive 2\n../etc\n")
+        let result = try Tool.run(Tool.runnerMetrics, HardeningSupport.extractArguments(root) + ["--ignore-file", root + "/ignore"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("line 4 is not a runner name, it protects nothing: active 2\n"), "\(result.stderr)")
+        #expect(result.stderr.contains("line 5 is not a runner name, it protects nothing: ../etc\n"), "\(result.stderr)")
+        #expect(!result.stderr.contains("line 1 ") && !result.stderr.contains("line 2 ") && !result.stderr.contains("line 3 "))
+        #expect(HardeningSupport.exists(root + "/runner-fs/active-1/pre-job-metrics.json"), "ignored runner untouched")
+        #expect(!HardeningSupport.exists(root + "/runner-fs/done-1"))
+    }
+
+    /// An ignore file that is a FIFO is refused at once (nothing writes it, so an open would
+    /// block the run while it holds the lock): exit 1, nothing touched.
+    @Test func anIgnoreFileThatIsAFIFOIsRefusedAtOnce() throws {
+        let root = try HardeningSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try HardeningSupport.layTree(root, honest: ["r1"])
+        #expect(mkfifo(root + "/ignore", 0o600) == 0)
+        let result = try Tool.run(Tool.runnerMetrics, HardeningSupport.extractArguments(root) + ["--ignore-file", root + "/ignore"],
+                                  timeout: 20)
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("not a regular file"), "\(result.stderr)")
+        #expect(HardeningSupport.exists(root + "/runner-fs/r1/pre-job-metrics.json"))
     }
 }

@@ -55,7 +55,7 @@ import Testing
         #expect(try tree.extract().status == 0)
         #expect(tree.metricLines == [
             #"{"timestamp": 1700000030.0, "event": "runner_start", "flavor": "small", "workflow": "CI", "repo": "octo/app", "github_event": "push", "idle": 3572797.774654627}"#,
-            #"{"timestamp": 1700000010.0, "event": "runner_stop", "flavor": "small", "workflow": "CI", "repo": "octo/app", "github_event": "push", "status": "abnormal", "status_info": {"code": 137}, "job_duration": 0}"#,
+            #"{"timestamp": 1700000010.0, "event": "runner_stop", "flavor": "small", "workflow": "CI", "repo": "octo/app", "github_event": "push", "status": "abnormal", "status_info": {"code": 137}, "job_duration": 0.0}"#,
         ])
     }
 

@@ -298,8 +298,9 @@ final class OpenWatch {
         #expect(!watch.openedNames().contains(Hostile.preJob))
     }
 
-    /// Sizes at the limit for every file: 1024 bytes accepted, 1025 refused, empty refused
-    /// with the file's grammar code, mode 000 refused as unreadable (the worker is `nobody`).
+    /// Sizes at the limit for every file: 1024 bytes accepted, 1025 refused, mode 000 refused
+    /// as unreadable (the worker is `nobody`). An empty file is absent, as upstream decides it
+    /// (UpstreamShapesTests).
     @Test(arguments: RunnerFileCase.allFiles)
     func sizeAndPermissionLimitsPerFile(_ file: RunnerFileCase) throws {
         // 1024 bytes: accepted, the exact honest lines.
@@ -313,9 +314,8 @@ final class OpenWatch {
             #expect(tree.metricLines == Hostile.honestLines)
             #expect(tree.auditLines.isEmpty)
         }
-        // 1025 bytes, empty, mode 000.
+        // 1025 bytes, mode 000.
         for (content, mode, reason) in [(file.padded(to: 1025), mode_t(0o644), "file-too-large"),
-                                        ("", mode_t(0o644), file.emptyReason),
                                         (Sample.complete[file.name]!, mode_t(0), "unreadable-file")] {
             let tree = try TestTree()
             let dir = try Hostile.pair(tree, [file.name: Array(content.utf8)])
@@ -610,7 +610,7 @@ final class OpenWatch {
 
 // MARK: Tables
 
-/// One runner file, with how to fill it to an exact size and its code for an empty file.
+/// One runner file, with how to fill it to an exact size.
 struct RunnerFileCase: Sendable, CustomTestStringConvertible {
     var name: String
     var isTimestamp: Bool
@@ -622,8 +622,6 @@ struct RunnerFileCase: Sendable, CustomTestStringConvertible {
         RunnerFileCase(name: "pre-job-metrics.json", isTimestamp: false),
         RunnerFileCase(name: "post-job-metrics.json", isTimestamp: false),
     ]
-
-    var emptyReason: String { isTimestamp ? "invalid-timestamp" : "invalid-json" }
 
     /// The honest content, padded to exactly `size` bytes without changing its meaning:
     /// fraction zeros for a timestamp, leading spaces for JSON.
