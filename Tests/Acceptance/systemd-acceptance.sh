@@ -17,7 +17,9 @@ SUITE=bookworm
 PACKAGES=systemd,systemd-sysv,dbus,util-linux,e2fsprogs,mount,libseccomp2,libext2fs2,libcom-err2,libstdc++6,libgcc-s1
 FLAVOR=acceptance-small
 IGNORE_FILE=/var/lib/runner-metrics-active/runners
-TEXTFILE_DIR=/var/lib/prometheus/node-exporter   # absent in the root: the tool creates it
+# The textfile directory is absent (the tool creates it); its parent is there, as on a host with
+# Prometheus' packages (the tool makes only the last component).
+TEXTFILE_DIR=/var/lib/prometheus/node-exporter
 SRC=/usr/src/runner-metrics                # the repository, bound read-only into the container
 STAGE_CT=/root/acceptance-stage            # image contents, before they are copied into images
 STAGING_CT=/home/ubuntu/acceptance-staging # later runners, renamed into runner-fs when complete
@@ -279,7 +281,7 @@ layout_main() {
     python3 "$HERE/runners.py" write "$COPY" "$STAGE" main "$FLAVOR" 0 || return 1
     in_ct chown -hR ubuntu:ubuntu /home/ubuntu/runner-fs "$STAGE_CT/image" || return 1
     make_images main || return 1
-    in_ct sh -ec "mkdir -p ${IGNORE_FILE%/*}; cat $STAGE_CT/main.ignored >$IGNORE_FILE" || return 1
+    in_ct sh -ec "mkdir -p ${IGNORE_FILE%/*} ${TEXTFILE_DIR%/*}; cat $STAGE_CT/main.ignored >$IGNORE_FILE" || return 1
 }
 
 # layout_later SET COUNT: runners written into a staging directory, then each renamed into
