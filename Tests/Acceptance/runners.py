@@ -91,11 +91,11 @@ def expected_events(files, flavor):
     return lines
 
 
-def full_honest(n, base, flavor_label):
+def full_honest(n, base, label):
     """A runner that ran one job: all four files, unique values so every line names its runner."""
     t = base + n * 1000
     return honest_files(str(t - 100), str(t),
-                        pre_job(f"CI {flavor_label}{n}", f"octo/app{n}", "push", t + 30, str(9000 + n)),
+                        pre_job(f"CI {label}{n}", f"octo/app{n}", "push", t + 30, str(9000 + n)),
                         post_job(t + 330, "normal"))
 
 
