@@ -273,10 +273,15 @@ make_images() {
 
 layout_main() {
     in_ct useradd -m -U -s /bin/sh ubuntu || return 1
+    # The container's /dev has no loop devices. They are the host's, and others may be using
+    # hundreds: nodes up to 256 past the highest the host has now, for `mount -o loop` to find
+    # the free one the kernel hands out.
+    local last
+    last=$(ls /sys/devices/virtual/block 2>/dev/null | sed -n 's/^loop\([0-9]*\)$/\1/p' | sort -n | tail -1)
     in_ct sh -ec "mkdir -p /home/ubuntu/runner-fs /home/ubuntu/runner-fs-images $STAGE_CT
         chown ubuntu:ubuntu /home/ubuntu/runner-fs /home/ubuntu/runner-fs-images
         [ -e /dev/loop-control ] || mknod /dev/loop-control c 10 237
-        for n in \$(seq 0 255); do [ -e /dev/loop\$n ] || mknod /dev/loop\$n b 7 \$n; done" || return 1
+        for n in \$(seq 0 $(( ${last:-0} + 256 ))); do [ -e /dev/loop\$n ] || mknod /dev/loop\$n b 7 \$n; done" || return 1
     STAGE=$COPY$STAGE_CT
     python3 "$HERE/runners.py" write "$COPY" "$STAGE" main "$FLAVOR" 0 || return 1
     in_ct chown -hR ubuntu:ubuntu /home/ubuntu/runner-fs "$STAGE_CT/image" || return 1
