@@ -1,64 +1,52 @@
 // swift-tools-version: 6.0
 // The package draws the trust boundary in its folders:
 //   MetricsDecoding  pure decoding of runner bytes and records (no I/O); used by worker and supervisor
-//   RunnerWorker     the sandbox and the reader that run inside the per-runner worker process
+//   WorkerProtocol   what the two sides agree on: descriptors, exit statuses, the fork server's
+//                    messages (links nothing); used by worker and supervisor
+//   RunnerWorker     the sandbox and the readers that run inside the per-runner worker process
+//                    (with libext2fs); never linked into the supervisor
 //   RunnerSupervisor the privileged side: discovery, fork server, verdicts, logs, deletion, quarantine
 //   runner-metrics   the command-line tool
 //   runner-metrics-worker  the fork server and its workers, compiled as Embedded Swift: a small
-//                    binary whose forks are cheap (Sources/Embedded holds the same sources as
-//                    MetricsDecoding and RunnerWorker, compiled again in Embedded mode)
+//                    static binary whose forks are cheap (Sources/Embedded holds the same sources
+//                    as MetricsDecoding, WorkerProtocol and RunnerWorker, compiled again in Embedded mode)
 import Foundation
 import PackageDescription
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
-// Embedded Swift: no runtime metadata, no reflection, whole-module; only what the code uses
-// is linked. Used for the worker binaries only.
-/// The toolchain's usr/lib, found from the PackageDescription library this manifest runs with.
-let toolchainLibrary: String = {
-    let maps = FileHandle(forReadingAtPath: "/proc/self/maps")?.readDataToEndOfFile() ?? Data()
-    for line in String(decoding: maps, as: UTF8.self).split(separator: "\n") {
-        guard let slash = line.firstIndex(of: "/"), let pm = line.range(of: "/lib/swift/pm/") else { continue }
-        return String(line[slash..<pm.lowerBound]) + "/lib"
-    }
-    fatalError("runner-metrics: cannot find the Swift toolchain (no PackageDescription library in /proc/self/maps)")
-}()
 
-// The resource directory is named explicitly: `swift build --static-swift-stdlib` (the release
-// build) points every target at lib/swift_static, which has no Embedded stdlib.
+// Embedded Swift, for the worker binaries only: no runtime metadata or reflection, and only
+// what the code uses is linked (SwiftPM compiles such targets whole-module).
+// -no-static-stdlib: the release build's --static-swift-stdlib points every compile at
+// lib/swift_static, which has no Embedded stdlib; an Embedded binary links no Swift runtime anyway.
 let embedded: [SwiftSetting] = [
-    .swiftLanguageMode(.v6), .enableExperimentalFeature("Embedded"),
-    // One section per function, so the linker can order them (see embeddedExecutable), and
-    // no merged functions: LLVM's MergeFunctions pass leaves unnamed bodies (array storage
-    // deallocators, say) that a symbol ordering file cannot name.
-    .unsafeFlags(["-wmo", "-resource-dir", toolchainLibrary + "/swift", "-Xfrontend", "-function-sections",
-                  "-Xfrontend", "-disable-llvm-merge-functions-pass"]),
+    .swiftLanguageMode(.v6), .enableExperimentalFeature("Embedded"), .unsafeFlags(["-no-static-stdlib"]),
 ]
 
-/// The toolchain's Embedded Swift libraries (the Unicode data tables String comparison needs).
-/// x86-64 only, like the seccomp policies (Security/SECCOMP_POLICY.md).
-func embeddedLibraryDirectory() -> String {
-    toolchainLibrary + "/swift/embedded/x86_64-unknown-linux-gnu"
-}
+/// The toolchain's Embedded Swift libraries (swiftUnicodeDataTables: the tables String comparison
+/// needs), x86-64 only like the seccomp policies (Security/SECCOMP_POLICY.md). A manifest is told
+/// no toolchain path and SwiftPM has no library-search-path setting, so the directory is found
+/// beside the PackageDescription library this manifest runs with: <usr>/lib/swift/pm/...
+let embeddedLibraryDirectory: String = {
+    let maps = String(decoding: FileHandle(forReadingAtPath: "/proc/self/maps")?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
+    guard let line = maps.split(separator: "\n").first(where: { $0.contains("/lib/swift/pm/") }),
+          let path = line.firstIndex(of: "/"), let pm = line.range(of: "/lib/swift/pm/") else {
+        fatalError("runner-metrics: cannot find the Swift toolchain (no PackageDescription library in /proc/self/maps)")
+    }
+    return line[path..<pm.lowerBound] + "/lib/swift/embedded/x86_64-unknown-linux-gnu"
+}()
 
 func embeddedExecutable(_ name: String, dependencies: [Target.Dependency]) -> Target {
     .executableTarget(
         name: name,
-        dependencies: ["RunnerWorkerEmbedded", "CEmbeddedRuntime"] + dependencies,
-        exclude: name == "runner-metrics-worker" ? ["hot-functions.order"] : [],
+        dependencies: ["RunnerWorkerEmbedded", "WorkerProtocolEmbedded", "CEmbeddedRuntime"] + dependencies,
         swiftSettings: embedded,
         linkerSettings: [
-            .unsafeFlags(["-enable-experimental-feature", "Embedded", "-L", embeddedLibraryDirectory()]),
-            // Static (10 mappings to copy per fork instead of ~50), linked by lld with the
-            // functions a worker runs packed together (Security/bench/hot_functions.py made the
-            // list): measured 28 -> 21 page faults per worker.
-            .unsafeFlags(["-Xclang-linker", "-static", "-use-ld=lld",
-                          "-Xlinker", "--symbol-ordering-file=" + Context.packageDirectory + "/Sources/runner-metrics-worker/hot-functions.order",
-                          "-Xlinker", "--no-warn-symbol-ordering"]),
             .linkedLibrary("swiftUnicodeDataTables"),
             .linkedLibrary("m"),
-            // As for runner-metrics: resolve every symbol at start-up, GOT read-only after it.
-            .unsafeFlags(["-Xlinker", "-z", "-Xlinker", "now", "-Xlinker", "-z", "-Xlinker", "relro"]),
-            .unsafeFlags(["-Xlinker", "-z", "-Xlinker", "max-page-size=0x200000"]),
+            // -static: a fork server whose every fork copies a handful of mappings (no shared
+            // libraries, no dynamic loader) and that loads nothing at run time.
+            .unsafeFlags(["-L", embeddedLibraryDirectory, "-Xclang-linker", "-static"]),
         ])
 }
 
@@ -80,16 +68,18 @@ var targets: [Target] = [
     // default error printer would call isatty(2), an ioctl the worker's seccomp policy kills).
     .target(name: "CExt2Reader", dependencies: ["CExt2fs"], linkerSettings: [.linkedLibrary("com_err")]),
     .target(name: "MetricsDecoding", swiftSettings: strict),
+    .target(name: "WorkerProtocol", swiftSettings: strict),
     .target(
         name: "RunnerWorker",
-        dependencies: ["MetricsDecoding", "CSandboxShim", "CExt2Reader"],
+        dependencies: ["MetricsDecoding", "WorkerProtocol", "CSandboxShim", "CExt2Reader"],
         swiftSettings: strict
     ),
     // The same sources in Embedded mode, for the worker binaries (directory symlinks).
     .target(name: "MetricsDecodingEmbedded", path: "Sources/Embedded/MetricsDecoding", swiftSettings: embedded),
+    .target(name: "WorkerProtocolEmbedded", path: "Sources/Embedded/WorkerProtocol", swiftSettings: embedded),
     .target(
         name: "RunnerWorkerEmbedded",
-        dependencies: ["MetricsDecodingEmbedded", "CSandboxShim", "CExt2Reader"],
+        dependencies: ["MetricsDecodingEmbedded", "WorkerProtocolEmbedded", "CSandboxShim", "CExt2Reader"],
         path: "Sources/Embedded/RunnerWorker",
         swiftSettings: embedded
     ),
@@ -100,7 +90,7 @@ var targets: [Target] = [
     .plugin(name: "BuildInfo", capability: .buildTool()),
     .target(
         name: "RunnerSupervisor",
-        dependencies: ["MetricsDecoding", "RunnerWorker", "CSandboxShim", "CSeccomp"],
+        dependencies: ["MetricsDecoding", "WorkerProtocol", "CSandboxShim", "CSeccomp"],
         swiftSettings: strict,
         plugins: ["BuildInfo"]
     ),
@@ -111,12 +101,9 @@ var targets: [Target] = [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
         swiftSettings: strict,
-        // Resolve every dynamic symbol at start-up (BIND_NOW, and RELRO read-only after it):
-        // otherwise each forked worker resolves the symbols it first calls itself, again,
-        // per runner — and a writable GOT is one less thing to leave an attacker.
-        linkerSettings: [
-            .unsafeFlags(["-Xlinker", "-z", "-Xlinker", "now", "-Xlinker", "-z", "-Xlinker", "relro"]),
-        ]
+        // Full RELRO for the root process: every symbol bound at start-up, then the GOT read-only
+        // (SwiftPM has no setting for it; the default is RELRO without BIND_NOW).
+        linkerSettings: [.unsafeFlags(["-Xlinker", "-z", "-Xlinker", "now"])]
     ),
     // Test-only: runs the real supervisor with a worker body that applies the production
     // sandbox and then misbehaves. Not part of any product; production code has no such switch.
@@ -127,13 +114,16 @@ var targets: [Target] = [
         dependencies: ["RunnerSupervisor", "CSandboxShim"],
         swiftSettings: strict
     ),
-    .testTarget(name: "MetricsDecodingTests", dependencies: ["MetricsDecoding"], swiftSettings: strict),
+    // JSONTestSuite/ is data (the vendored conformance suite), read by path from the tests.
+    .testTarget(name: "MetricsDecodingTests", dependencies: ["MetricsDecoding"], exclude: ["JSONTestSuite"],
+                swiftSettings: strict),
     // The tests run the built binaries, the Embedded worker binaries included; those cannot be
     // dependencies here (SwiftPM would link their Embedded objects into the test bundle), so
     // `swift build` comes before `swift test` (README, .ci/run) and the tests say so if not.
     .testTarget(
         name: "RunnerMetricsTests",
-        dependencies: ["MetricsDecoding", "RunnerWorker", "RunnerSupervisor", "runner-metrics", "runner-metrics-probe"],
+        dependencies: ["MetricsDecoding", "WorkerProtocol", "RunnerWorker", "RunnerSupervisor", "runner-metrics",
+                       "runner-metrics-probe"],
         swiftSettings: strict
     ),
 ]

@@ -4,7 +4,7 @@
 usage: Security/bench/ab.py ROUNDS RUNNERS CORRUPT_EVERY BINARY[|EXTRA ARGS] BINARY[|EXTRA ARGS] ...
 e.g.   Security/bench/ab.py 9 2000 0 /tmp/before/runner-metrics .build/release/runner-metrics
        Security/bench/ab.py 7 2000 0 ".build/release/runner-metrics|--jobs 4" ".build/release/runner-metrics|--jobs 8"
-Each round lays out a fresh tree (../shared/bench/make_runner_fs.py) before every run and runs
+Each round lays out a fresh tree (runners.py, written to disk) before every run and runs
 the binaries in turn, reversing the order every other round. Prints, per binary, the median and
 minimum wall time and the median CPU time (user + system of the whole process tree: the
 supervisor, the fork server and every worker). The machine is shared and noisy: compare builds
@@ -13,14 +13,14 @@ keep as the "before" side elsewhere first (the worker binary beside it).
 """
 import os, resource, shutil, statistics, subprocess, sys, tempfile, time, json
 
-LAYOUT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "..",
-                      "shared", "bench", "make_runner_fs.py")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import runners  # noqa: E402
 
 
 def main():
     if len(sys.argv) < 5:
         sys.exit(__doc__)
-    rounds, runners, corrupt = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    rounds, count, corrupt = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     builds = sys.argv[4:]
     results = {b: {"wall": [], "cpu": []} for b in builds}
     work = tempfile.mkdtemp(prefix="rm-ab-", dir="/var/tmp")
@@ -31,7 +31,7 @@ def main():
                 root = os.path.join(work, "tree")
                 shutil.rmtree(root, ignore_errors=True)
                 os.makedirs(root)
-                subprocess.run([sys.executable, LAYOUT, os.path.join(root, "fs"), str(runners), str(corrupt)], check=True)
+                runners.plain_tree(os.path.join(root, "fs"), count, corrupt)
                 for d in ("q", "img", "state"):
                     os.makedirs(os.path.join(root, d))
                 binary, _, extra = build.partition("|")

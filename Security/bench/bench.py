@@ -12,31 +12,14 @@ went outside the workers: journal, metrics log, quarantine, delete, directory fs
 """
 import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import runners  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def lay_plain(fs, n, corrupt_every=0, start=0):
-    """Runner directories shaped like the upstream's (../shared/bench/make_runner_fs.py)."""
-    os.makedirs(fs, exist_ok=True)
-    for i in range(start, start + n):
-        d = os.path.join(fs, f"runner-{i:06d}")
-        os.mkdir(d)
-        os.chmod(d, 0o755)
-        t = 1700000000 + i
-        files = {"runner-installed.timestamp": str(t)}
-        pre = {"workflow": f"CI {i % 7}", "repository": f"org/repo{i % 13}", "event": "push",
-               "timestamp": t + 30, "workflow_run_id": str(900000 + i)}
-        body = json.dumps(pre)
-        if corrupt_every and i % corrupt_every == 0:
-            body = body[:-1] + ', "timestamp": -1}'
-        files["pre-job-metrics.json"] = body
-        if i % 5 != 4:
-            files["post-job-metrics.json"] = json.dumps({"timestamp": t + 300, "status": "normal"})
-        for name, text in files.items():
-            p = os.path.join(d, name)
-            with open(p, "w") as f:
-                f.write(text)
-            os.chmod(p, 0o644)
+def lay_plain(fs, n, corrupt_every=0):
+    runners.plain_tree(fs, n, corrupt_every)
 
 
 def extract(binary, root, extra=(), program_args=None):
@@ -125,22 +108,9 @@ def scenario_stuck(probe, work, n, timeout=1.0, rounds=3):
 def scenario_ext4(binary, work, n):
     """n loop-mounted 1 MiB ext4 images laid out as the charm does (dd + mkfs.ext4 + mount -o loop)."""
     root = os.path.join(work, "ext4")
-    fs, img = os.path.join(root, "fs"), os.path.join(root, "img")
-    os.makedirs(fs); os.makedirs(img)
-    stage = os.path.join(root, "stage")
-    lay_plain(stage, n)
-    for name in sorted(os.listdir(stage)):
-        image, mnt = os.path.join(img, name + ".img"), os.path.join(fs, name)
-        os.mkdir(mnt)
-        subprocess.run(["dd", "if=/dev/zero", f"of={image}", "bs=1M", "count=1", "status=none"], check=True)
-        subprocess.run(["mkfs.ext4", "-q", "-F", image], check=True, stderr=subprocess.DEVNULL)
-        subprocess.run(["mount", "-o", "loop", image, mnt], check=True)
-        os.chmod(mnt, 0o755)
-        for f in os.listdir(os.path.join(stage, name)):
-            shutil.copy(os.path.join(stage, name, f), os.path.join(mnt, f))
+    runners.ext4_tree(os.path.join(root, "fs"), os.path.join(root, "img"), n)
     wall, s = extract(binary, root)
-    left = subprocess.run(["sh", "-c", f"grep -c ' {root}' /proc/self/mountinfo || true"], stdout=subprocess.PIPE, text=True).stdout.strip()
-    line(f"loop-mounted-ext4-{n}", n, wall, s, mounts_left=int(left or 0))
+    line(f"loop-mounted-ext4-{n}", n, wall, s, mounts_left=len(runners.mounts_under(root)))
 
 
 def scenario_memory(binary, work, sizes):
@@ -185,7 +155,7 @@ def main():
         if "memory" in chosen:
             scenario_memory(binary, os.path.join(work, "f"), (100, 1000) if a.quick else (100, 10000))
     finally:
-        subprocess.run(["sh", "-c", f"grep -o ' {work}[^ ]*' /proc/self/mountinfo | xargs -r -n1 umount -l"])
+        runners.unmount_all(work)
         shutil.rmtree(work, ignore_errors=True)
 
 

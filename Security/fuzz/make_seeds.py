@@ -12,7 +12,9 @@ import struct
 import sys
 
 out = sys.argv[1]
-suite = sys.argv[2] if len(sys.argv) > 2 else None
+# The suite vendored in the repository, unless another test_parsing folder is given.
+suite = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "Tests", "MetricsDecodingTests", "JSONTestSuite", "test_parsing")
 
 def write(target, name, data):
     d = os.path.join(out, target)
@@ -212,6 +214,8 @@ nested = [
     '{"verdict":"valid","installed":1e+20}', '{"verdict":"valid", "installed":-0.0}',
 ]
 json_seeds = list(hostile) + pre_jobs + post_jobs + nested
+if not os.path.isdir(suite):
+    sys.exit(f"make_seeds.py: no JSONTestSuite test_parsing folder at {suite}")
 for target in ("FuzzStrictJSON", "FuzzDifferential"):
     for i, h in enumerate(json_seeds):
         write(target, "seed-%03d" % i, h)
@@ -219,7 +223,6 @@ for target in ("FuzzStrictJSON", "FuzzDifferential"):
     write(target, "seed-surrogate-utf8", b'["\xed\xa0\x80"]')
     write(target, "seed-latin1", b'["\xe9"]')
     write(target, "seed-utf16", '["a"]'.encode("utf-16-le"))
-    if suite and os.path.isdir(suite):
-        for name in sorted(os.listdir(suite)):
-            with open(os.path.join(suite, name), "rb") as f:
-                write(target, "suite-" + name, f.read())
+    for name in sorted(os.listdir(suite)):
+        with open(os.path.join(suite, name), "rb") as f:
+            write(target, "suite-" + name, f.read())

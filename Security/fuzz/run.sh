@@ -11,8 +11,8 @@
 #   --jobs J      libFuzzer worker processes per target (default 1; the machine has 2 cores)
 #
 # Needs: the Swift toolchain (libFuzzer ships with it), libseccomp-dev (FuzzWorker links
-# RunnerWorker), python3 (seed generator). JSONTestSuite is read from ../shared/JSONTestSuite
-# relative to the repository root (override with JSON_TEST_SUITE=/path/to/test_parsing).
+# RunnerWorker), python3 (seed generator). The seeds include the JSONTestSuite files vendored in
+# Tests/MetricsDecodingTests/JSONTestSuite/test_parsing (override with JSON_TEST_SUITE=DIR).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -43,7 +43,7 @@ scratch="$root/.build-fuzz"
 bin="$scratch/release"
 work="$here/corpus-work"
 findings="$here/findings"
-suite="${JSON_TEST_SUITE:-$root/../shared/JSONTestSuite/test_parsing}"
+suite="${JSON_TEST_SUITE:-$root/Tests/MetricsDecodingTests/JSONTestSuite/test_parsing}"
 mkdir -p "$work" "$findings"
 
 if [ "$build" = 1 ]; then
@@ -55,10 +55,7 @@ if [ "$build" = 1 ]; then
     done
 fi
 
-if [ ! -d "$suite" ]; then
-    echo "run.sh: warning: JSONTestSuite not found at $suite; seeding without it" >&2
-    suite=""
-fi
+[ -d "$suite" ] || { echo "run.sh: JSONTestSuite not found at $suite" >&2; exit 2; }
 rm -rf "$work/seeds"
 python3 "$here/make_seeds.py" "$work/seeds" $suite
 

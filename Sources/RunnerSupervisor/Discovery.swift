@@ -6,6 +6,8 @@ public struct DiscoveredEntry: Sendable, Equatable {
     public var rawName: [UInt8]
     /// The name as a String, only when it is a valid runner name.
     public var name: String?
+    /// d_ino: which inode the entry names (for a mount point, the directory under the mount).
+    public var inode: UInt64 = 0
 
     /// A safe rendering for logs and the audit trail.
     public var displayName: String { name ?? JSONText.escapedBytes(rawName) }
@@ -39,14 +41,21 @@ public enum Discovery {
 
     /// Lists the directory open as `fd` (`directory` names it in errors); `fd` stays open.
     public static func list(descriptor fd: Int32, _ directory: String) throws(SystemError) -> [DiscoveredEntry] {
+        let handle = try stream(of: fd, "opendir \(directory)")
+        defer { closedir(handle) }
+        return try entries(of: handle, directory)
+    }
+
+    /// A directory stream of its own (closedir it) over the directory open as `fd`, which
+    /// stays open; `call` names the failure.
+    static func stream(of fd: Int32, _ call: String) throws(SystemError) -> OpaquePointer {
         let own = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard own >= 0, let handle = fdopendir(own) else {
-            let failure = SystemError("opendir \(directory)")
+            let failure = SystemError(call)
             if own >= 0 { close(own) }
             throw failure
         }
-        defer { closedir(handle) }
-        return try entries(of: handle, directory)
+        return handle
     }
 
     private static func entries(of handle: OpaquePointer, _ directory: String) throws(SystemError) -> [DiscoveredEntry] {
@@ -62,7 +71,7 @@ public enum Discovery {
             }
             if raw == [0x2e] || raw == [0x2e, 0x2e] { continue }
             let name = RunnerName.isValid(raw) ? String(decoding: raw, as: UTF8.self) : nil
-            entries.append(DiscoveredEntry(rawName: raw, name: name))
+            entries.append(DiscoveredEntry(rawName: raw, name: name, inode: UInt64(entry.pointee.d_ino)))
         }
         entries.sort { $0.rawName.lexicographicallyPrecedes($1.rawName) }
         return entries

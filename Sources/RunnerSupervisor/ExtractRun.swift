@@ -1,6 +1,6 @@
 import Glibc
 import MetricsDecoding
-import RunnerWorker
+import WorkerProtocol
 
 /// One `extract` run: discover, run workers, make verdicts durable in batches, delete or
 /// quarantine. The only place that writes the metrics log, the audit log and the journal.
@@ -10,12 +10,17 @@ public final class ExtractRun {
     let diagnostics: Diagnostics
     var summary = RunSummary()
     var uniqueCounter = 0
-    /// Runners whose events are durable but whose deletion failed: they stay in the journal so
-    /// the next run deletes them without issuing again.
+    /// Records the next run's recovery still needs: intents whose lines may be out although
+    /// their batch failed, and durable runners whose deletion could not be settled (audited)
+    /// in this run because the journal failed.
     var outstanding: [Journal.Record] = []
-    /// Runners recovery still owes a deletion (their events are out): never extracted again,
-    /// only deleted, or kept while deletion keeps failing.
-    var owedDeletion: Set<String> = []
+    /// Entries audited once and left in place (HeldRegistry.swift).
+    var registry: HeldRegistry!
+    /// d_ino of each valid runner-fs entry, from the run's listing (or recovery's own).
+    var listedInodes: [String: UInt64] = [:]
+    var runnerFSDevice: UInt64?
+    /// Audit lines appended that no fsync has covered yet.
+    var auditUnsynced = false
     /// Deletes on its own thread (Janitor.swift).
     let janitor = Janitor()
     /// The journal or the metrics log failed to take a batch. No later batch is attempted:
@@ -57,6 +62,7 @@ public final class ExtractRun {
             journal = try Journal(stateDir: config.stateDir)
             metricsLog = try AppendLog(path: config.metricsLog, mode: 0o644)
             auditLog = try AppendLog(path: config.auditLog, mode: 0o600)
+            registry = HeldRegistry(stateDir: config.stateDir)
         } catch {
             fail(error.description)
             return
@@ -91,39 +97,55 @@ public final class ExtractRun {
                 return nil
             }
             directories = opened
+            runnerFSDevice = opened.runnerFSDevice
             entries = try Discovery.list(descriptor: opened.runnerFS, config.runnerFSDir)
         } catch {
             fail(error.description)
             return nil
         }
+        checkQuarantineLayout()
+        registry.keepOnly(Set(entries.map(\.rawName)))
+        // fsck's directory at the root of a filesystem: the runner-fs directory is a mount of
+        // its own, and lost+found is the filesystem's, not a runner.
+        let filesystemRoot = directories.runnerFSIdentity?.isMountRoot == true
         var names: [String] = []
-        var invalid: [AuditEntry] = []
+        var invalid: [(entry: AuditEntry, held: HeldRegistry.Entry)] = []
         for entry in entries {
+            if let name = entry.name { listedInodes[name] = entry.inode }
+            if filesystemRoot && entry.rawName == Self.lostAndFound { continue }
+            if registry.match(entry.rawName, device: directories.runnerFSDevice, inode: entry.inode) != nil {
+                // Audited by an earlier run and still the same inode: counted, not touched.
+                summary.held += 1
+                continue
+            }
             guard let name = entry.name else {
                 summary.skipped += 1
-                invalid.append(AuditEntry(
+                summary.held += 1
+                invalid.append((AuditEntry(
                     timestamp: Sys.wallSeconds(), runner: entry.displayName, flavor: config.flavor,
-                    reason: .invalidRunnerName, detail: "name outside [A-Za-z0-9._-]{1,128}; not touched"))
+                    reason: .invalidRunnerName, detail: "name outside [A-Za-z0-9._-]{1,128}; not touched"),
+                    .init(rawName: entry.rawName, device: directories.runnerFSDevice, inode: entry.inode,
+                          reason: ReasonCode.invalidRunnerName.rawValue)))
                 continue
             }
             if config.ignore.contains(name) {
                 summary.ignored += 1
                 continue
             }
-            if owedDeletion.contains(name) {
-                // Its events were issued by an earlier run; extracting it again would issue them
-                // twice. Recovery already tried (and failed) to delete it.
-                summary.kept += 1
-                diagnostics.emit(.warning, "kept: events already issued, deletion still failing; not extracted again", runner: name)
-                continue
-            }
             names.append(name)
         }
-        for entry in invalid {
-            do throws(SystemError) { try auditLog.append(entry.jsonLine) } catch { fail("audit log: \(error)") }
+        for item in invalid {
+            do throws(SystemError) {
+                try auditLog.append(item.entry.jsonLine)
+                auditUnsynced = true
+                // Held only once its line is out: a line that failed is tried again next run.
+                registry.hold(item.held)
+            } catch { fail("audit log: \(error)") }
         }
         return names
     }
+
+    static let lostAndFound = Array("lost+found".utf8)
 
     // MARK: Workers
 
@@ -213,21 +235,23 @@ public final class ExtractRun {
             }
             return .verdict(.kept(SystemError("open runner directory", code).description))
         }
-        let mounted = directories.isMountRoot(fd)
+        let (mounted, identity) = directories.look(fd)
         // The image is deleted with the runner whether or not it is read (a mounted runner's
         // image is the normal case); it is read only when nothing is mounted on the directory.
         let hasImage = directories.hasImage(name)
+        var facts = RunnerFacts(mounted: mounted, hasImage: hasImage)
+        if !mounted { facts.directory = identity }
         guard !mounted, hasImage, let images = directories.images else {
-            return .worker(.directory, fd, RunnerFacts(mounted: mounted, hasImage: hasImage))
+            return .worker(.directory, fd, facts)
         }
-        var image = stat()
-        guard fstatat(images, name + ".img", &image, AT_SYMLINK_NOFOLLOW) == 0, image.st_mode & S_IFMT == S_IFREG else {
-            return .worker(.directory, fd, RunnerFacts(mounted: false, hasImage: true))
+        guard let image = EntryIdentity.of(images, name + ".img"), image.isRegular else {
+            return .worker(.directory, fd, facts)
         }
         close(fd)
         let imageFD = openat(images, name + ".img", O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard imageFD >= 0 else { return .verdict(.kept(SystemError("open \(location(name).imagePath)").description)) }
-        return .worker(.image, imageFD, RunnerFacts(mounted: false, hasImage: true))
+        facts.image = image
+        return .worker(.image, imageFD, facts)
     }
 
     // MARK: Making verdicts durable
@@ -248,9 +272,8 @@ public final class ExtractRun {
         // run's output does not depend on scheduling.
         let batch = unordered.sorted { $0.location.name < $1.location.name }
         struct Issue { var location: RunnerLocation; var lines: String; var events: [MetricEvent]; var facts: RunnerFacts? }
-        struct Quarantine { var location: RunnerLocation; var evidence: String; var entry: AuditEntry }
         var issues: [Issue] = []
-        var quarantines: [Quarantine] = []
+        var quarantines: [Settlement] = []
         var records: [Journal.Record] = []
 
         let logState: (dev: UInt64, ino: UInt64, size: Int64)
@@ -292,7 +315,7 @@ public final class ExtractRun {
                                        reason: rejection.code, file: rejection.file, detail: rejection.detail,
                                        evidence: evidence, termination: termination)
                 records.append(.quarantine(name: name, evidence: evidence, auditLine: entry.jsonLine))
-                quarantines.append(Quarantine(location: item.location, evidence: evidence, entry: entry))
+                quarantines.append(Settlement(location: item.location, entry: entry, facts: item.facts))
             }
         }
         let journalStart = Sys.monotonicSeconds()
@@ -341,33 +364,9 @@ public final class ExtractRun {
         try? journal.append(written)
         account("metrics_log", since: logStart)
 
-        // 2. Quarantine: move the evidence, then audit it.
+        // 2. Quarantine: move the evidence, then audit it (Settlement.swift).
         let quarantineStart = Sys.monotonicSeconds()
-        var audited: [Journal.Record] = []
-        var movedAny = false
-        for item in quarantines {
-            do throws(SystemError) {
-                try item.location.quarantine(to: item.evidence)
-                movedAny = true
-            } catch {
-                fail("quarantine: \(error); runner kept", runner: item.location.name)
-                summary.kept += 1
-                continue
-            }
-            do throws(SystemError) {
-                try auditLog.append(item.entry.jsonLine)
-                audited.append(.audited(name: item.location.name))
-            } catch {
-                fail("audit log: \(error)", runner: item.location.name)
-            }
-            summary.quarantined += 1
-            summary.quarantinedByReason[item.entry.reason, default: 0] += 1
-        }
-        if movedAny {
-            do throws(SystemError) { try auditLog.sync() } catch { fail("audit log fsync: \(error)") }
-            try? journal.append(audited)
-        }
-
+        _ = settle(quarantines, journaled: true)
         account("quarantine", since: quarantineStart)
 
         // 3. Delete what is durable: on the janitor's thread, overlapping the next workers.
@@ -377,24 +376,23 @@ public final class ExtractRun {
         })
     }
 
-    /// Collects the janitor's deletions (all of them, after its thread ended).
+    /// Collects the janitor's deletions (all of them, after its thread ended). A tree that
+    /// could not be removed is quarantined or held and audited once, and the run goes on.
     func collectDeletions() {
         var done: [Journal.Record] = []
+        var failed: [(settlement: Settlement, lines: String)] = []
         for result in janitor.finish() {
             summary.phaseSeconds["delete", default: 0] += result.seconds
             let name = result.job.location.name
             if let error = result.error {
-                fail("delete: \(error); events already issued, deletion retried next run", runner: name)
-                if !result.job.lines.isEmpty {
-                    outstanding.append(.intent(name: name, dev: 0, ino: 0, offset: 0, lines: result.job.lines))
-                    outstanding.append(.written(name: name))
-                }
+                failed.append((undeletable(result.job.location, error, facts: result.job.known?.facts), result.job.lines))
             } else {
                 summary.deleted += 1
                 done.append(.done(name: name))
             }
         }
         try? journal.append(done)
+        settleUndeletable(failed)
     }
 
     /// Makes the batch's renames and unlinks durable, then empties the journal (keeping only
@@ -412,6 +410,7 @@ public final class ExtractRun {
                 if error.code != ENOENT { fail("fsync \(directory): \(error)") }
             }
         }
+        saveRegistry()
         do throws(SystemError) {
             try journal.replace(with: outstanding)
         } catch {

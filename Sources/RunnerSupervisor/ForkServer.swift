@@ -1,6 +1,6 @@
 import CSandboxShim
 import Glibc
-import RunnerWorker
+import WorkerProtocol
 
 /// The supervisor's handle on the fork server.
 public final class ForkServer {
@@ -27,7 +27,7 @@ public final class ForkServer {
         // moves descriptors and calls execveat.
         let argv = CStringArray(arguments)
         let envp = CStringArray(environment)
-        let control = ForkServerLoop.controlDescriptor
+        let control = ForkServerDescriptor.control
         defer { argv.free(); envp.free() }
         let pid = fork()
         guard pid >= 0 else {

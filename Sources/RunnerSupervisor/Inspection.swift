@@ -1,6 +1,6 @@
 import Glibc
 import MetricsDecoding
-import RunnerWorker
+import WorkerProtocol
 
 /// `inspect`: the same sandboxed worker on one runner directory or image file (live, or
 /// quarantined evidence), read-only. Nothing is deleted, moved, mounted or issued.

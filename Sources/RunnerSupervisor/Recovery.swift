@@ -3,7 +3,8 @@ import Glibc
 extension ExtractRun {
     /// Finishes what a previous run left half done (Security/DURABILITY.md): events whose
     /// lines reached the log are not issued again and their runner is deleted; a torn append
-    /// is completed; a quarantine whose audit line is missing gets it.
+    /// is completed; a quarantine whose audit line is missing gets it; a runner whose removal
+    /// fails is quarantined (or held) and audited as undeletable, like in a run.
     func recover() {
         let records: [Journal.Record]
         do throws(SystemError) { records = try journal.load() } catch {
@@ -28,39 +29,46 @@ extension ExtractRun {
             case .done: state[name]?.done = true
             }
         }
+        var failed: [(settlement: Settlement, lines: String)] = []
         for name in order {
-            guard let entry = state[name], !entry.done else { continue }
-            if case let .quarantine(_, evidence, line)? = entry.quarantine, !entry.audited {
-                if (try? Sys.lstat(evidence)) ?? nil != nil {
+            guard let entry = state[name] else { continue }
+            let place = location(name)
+            var evidenceStays = false
+            // Before the `D` check: a runner settled as undeletable is done with, but if it
+            // was held in place, the held registry may not have been written yet.
+            if case let .quarantine(_, evidence, line)? = entry.quarantine, (try? Sys.lstat(evidence)) ?? nil != nil {
+                // Moved (or held in place) with its line journaled: audit it if that was not
+                // done, and never delete or extract it again.
+                evidenceStays = true
+                if !entry.audited {
                     do throws(SystemError) {
                         try auditLog.append(line)
                         try auditLog.sync()
                     } catch { fail("audit log: \(error)", runner: name) }
                 }
+                if evidence == place.directoryPath || evidence == place.imagePath {
+                    hold(name, reason: AuditReader.reason(ofLine: line) ?? "unknown")
+                }
             }
-            guard case let .intent(_, dev, ino, offset, lines)? = entry.intent else { continue }
+            guard !entry.done, case let .intent(_, dev, ino, offset, lines)? = entry.intent else { continue }
             var written = entry.written
             if !written {
                 written = completeTornAppend(dev: dev, ino: ino, offset: offset, lines: lines, runner: name)
             }
             guard written else { continue }  // not in the log: the runner is extracted afresh below
-            let place = location(name)
-            guard (try? Sys.lstat(place.directoryPath)) ?? nil != nil else { continue }
+            guard !evidenceStays, (try? Sys.lstat(place.directoryPath)) ?? nil != nil else { continue }
             do throws(SystemError) {
                 try place.delete()
                 summary.deleted += 1
             } catch {
-                fail("delete: \(error); retried next run", runner: name)
-                owedDeletion.insert(name)
+                failed.append((undeletable(place, error, facts: nil), lines))
             }
         }
+        settleUndeletable(failed)
         // Everything recovered is final; start this run's journal with only what is still owed
-        // (kept in `outstanding`, so finish() writes it again).
-        for name in owedDeletion.sorted() {
-            guard case let .intent(_, _, _, _, lines)? = state[name]?.intent else { continue }
-            outstanding.append(.intent(name: name, dev: 0, ino: 0, offset: 0, lines: lines))
-            outstanding.append(.written(name: name))
-        }
+        // (kept in `outstanding`, so finish() writes it again). The held entries are durable
+        // first: their journal records are what would re-create them.
+        saveRegistry()
         do throws(SystemError) { try journal.replace(with: outstanding) } catch { fail("journal: \(error)") }
     }
 

@@ -12,6 +12,13 @@ public struct RunSummary: Sendable, Equatable {
     public var skipped = 0
     public var kept = 0
     public var errors = 0
+    /// Entries audited once and still where they are (held in `<state-dir>/held`): evidence
+    /// that could not be moved, trees that could not be removed, invalid names. They do not
+    /// change the exit status after the run that audited them.
+    public var held = 0
+    /// Runners issued whose filesystem could not be removed, audited as `undeletable` (and
+    /// quarantined, or held where that was impossible).
+    public var undeletable = 0
     public var quarantinedByReason: [ReasonCode: Int] = [:]
     /// 0-byte runner files, decided as absent (upstream's writers leave them when jq fails).
     public var emptyFiles: [RunnerFile: Int] = [:]
@@ -29,7 +36,7 @@ public struct RunSummary: Sendable, Equatable {
     /// including any runner kept for a later run (someone should look).
     public var exitStatus: Int32 {
         if errors > 0 || interrupted || kept > 0 { return 1 }
-        if quarantined > 0 || skipped > 0 { return 3 }
+        if quarantined > 0 || skipped > 0 || undeletable > 0 { return 3 }
         return 0
     }
 
@@ -46,6 +53,7 @@ public struct RunSummary: Sendable, Equatable {
             ("runner_installed", runnerInstalled), ("runner_start", runnerStart), ("runner_stop", runnerStop),
             ("deleted", deleted), ("quarantined", quarantined), ("ignored", ignored), ("skipped", skipped),
             ("kept", kept), ("errors", errors), ("empty_files", emptyFiles.values.reduce(0, +)),
+            ("held", held), ("undeletable", undeletable),
         ]
         var members = fields.map { ($0.0, String($0.1)) }
         let reasons = quarantinedByReason.sorted { $0.key.rawValue < $1.key.rawValue }
@@ -77,6 +85,8 @@ public struct RunSummary: Sendable, Equatable {
         out += "errors: \(errors)\n"
         let empty = emptyFiles.values.reduce(0, +)
         if empty > 0 { out += "empty files (decided as absent): \(empty)\n" }
+        if undeletable > 0 { out += "undeletable: \(undeletable) (events issued; quarantined or held, audited)\n" }
+        if held > 0 { out += "held: \(held) (audited earlier or now, left in place; see the audit log)\n" }
         for (reason, count) in quarantinedByReason.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             out += "  quarantined \(reason.rawValue): \(count)\n"
         }

@@ -34,22 +34,41 @@ public struct RunnerLocation: Sendable {
         throw SystemError("umount2 \(directoryPath)")
     }
 
+    /// How many mounts stacked on one runner directory are taken off before giving up. Only
+    /// the host can stack mounts; the bound keeps a mount that reappears from looping forever.
+    static let maxStackedMounts = 8
+
+    /// Unmounts until the directory is no longer a mount root: after each umount2 the
+    /// directory is looked at again, since a second mount stacked under the first would
+    /// otherwise have its files taken for the runner's.
+    func unmountAll() throws(SystemError) {
+        var count = 0
+        while isMounted() {
+            guard count < Self.maxStackedMounts else {
+                throw SystemError("umount2 \(directoryPath): still a mount after \(count) unmounts", EBUSY)
+            }
+            try unmount()
+            count += 1
+        }
+    }
+
     /// Deletes the runner: unmount if mounted, remove the image, remove the directory tree.
     /// Asks the filesystem about each (recovery, where nothing is known of the runner).
     public func delete() throws(SystemError) {
-        if isMounted() { try unmount() }
+        try unmountAll()
         if unlink(imagePath) != 0 && errno != ENOENT { throw SystemError("unlink \(imagePath)") }
         try TreeRemoval.remove(parent: runnerFSDir, name: name)
     }
 
     /// Deletes the runner as `facts` describe it, relative to the run's open directories.
     public func delete(_ facts: RunnerFacts, in directories: HostDirectories) throws(SystemError) {
-        if facts.mounted { try unmount() }
+        if facts.mounted { try unmountAll() }
         if facts.hasImage, let images = directories.images,
            unlinkat(images, name + ".img", 0) != 0 && errno != ENOENT {
             throw SystemError("unlink \(imagePath)")
         }
-        try TreeRemoval.remove(parentFD: directories.runnerFS, parent: runnerFSDir, name: name, files: facts.files)
+        try TreeRemoval.remove(parentFD: directories.runnerFS, parent: runnerFSDir, name: name, files: facts.files,
+                               device: directories.runnerFSDevice)
     }
 
     /// Where the evidence will go: the image if there is one (a loop-mounted runner), else the
@@ -59,27 +78,10 @@ public struct RunnerLocation: Sendable {
         return quarantineDir + "/" + name + "." + unique + (hasImage ? ".img" : "")
     }
 
-    /// Moves the evidence, unread, to `evidence` (from `evidencePath`): unmount if mounted,
-    /// then rename the image or the directory entry. Root-owned, 0600 for an image, 0711 for a
-    /// directory (search only, no listing: `inspect` hands the directory to a worker running
-    /// unprivileged, which needs search permission; the quarantine directory itself is 0700, so
-    /// no other user reaches the evidence by path); a symlink stays a symlink and is never
-    /// followed.
-    public func quarantine(to evidence: String) throws(SystemError) {
-        let quarantineDir = String(evidence[..<(evidence.lastIndex(of: "/") ?? evidence.startIndex)])
-        try Sys.ensureDirectory(quarantineDir, mode: 0o700)
-        if isMounted() { try unmount() }
-        if evidence.hasSuffix(".img") {
-            guard rm_rename_noreplace(imagePath, evidence) == 0 else { throw SystemError("rename \(imagePath)") }
-            _ = lchown(evidence, 0, 0)
-            _ = chmod(evidence, 0o600)
-            // The mount point left behind is empty; failing to remove it leaves only that.
-            if rmdir(directoryPath) != 0 && errno != ENOENT { try TreeRemoval.remove(parent: runnerFSDir, name: name) }
-            return
-        }
-        guard rm_rename_noreplace(directoryPath, evidence) == 0 else { throw SystemError("rename \(directoryPath)") }
-        _ = lchown(evidence, 0, 0)
-        if let status = try Sys.lstat(evidence), status.st_mode & S_IFMT == S_IFDIR { _ = chmod(evidence, 0o711) }
+    /// Moves the evidence, unread, to `evidence` (from `evidencePath`); Quarantine.swift.
+    func quarantine(to evidence: String, expectedDirectory: EntryIdentity? = nil,
+                    expectedImage: EntryIdentity? = nil) -> QuarantineOutcome {
+        Quarantine.move(self, to: evidence, expectedDirectory: expectedDirectory, expectedImage: expectedImage)
     }
 }
 
@@ -107,6 +109,10 @@ public struct RunnerFacts: Sendable, Equatable {
     public var mounted: Bool
     public var hasImage: Bool
     public var files: Files = .all
+    /// The directory the worker was handed (not mounted) or the image it read: quarantine
+    /// refuses to move an entry that is no longer that inode.
+    var directory: EntryIdentity? = nil
+    var image: EntryIdentity? = nil
 
     public init(mounted: Bool, hasImage: Bool, files: Files = .all) {
         self.mounted = mounted
@@ -129,6 +135,8 @@ public final class HostDirectories: Sendable {
     let imageNames: Set<String>
     /// The runner directory's device, for the mount check where statx cannot tell.
     let runnerFSDevice: UInt64
+    /// The runner directory itself (is it a mount root; which mount).
+    let runnerFSIdentity: EntryIdentity?
 
     /// Opens both directories; nil when the runner directory does not exist.
     public init?(runnerFSDir: String, imagesDir: String) throws(SystemError) {
@@ -145,6 +153,7 @@ public final class HostDirectories: Sendable {
         }
         do throws(SystemError) {
             runnerFSDevice = UInt64(try Sys.fstat(fs).st_dev)
+            runnerFSIdentity = EntryIdentity.of(fs)
             imageNames = images < 0 ? [] : Self.runnersWithImages(try Discovery.list(descriptor: images, imagesDir))
         } catch {
             close(fs)
@@ -175,104 +184,11 @@ public final class HostDirectories: Sendable {
         return names
     }
 
-    /// Whether `fd` (a runner directory) is the root of a mount: statx STATX_ATTR_MOUNT_ROOT,
-    /// or a device other than the runner directory's where the attribute is unsupported.
-    func isMountRoot(_ fd: Int32) -> Bool {
-        let answer = rm_is_mount_root(fd, "")
-        if answer >= 0 { return answer == 1 }
-        guard let status = try? Sys.fstat(fd) else { return false }
-        return UInt64(status.st_dev) != runnerFSDevice
-    }
-}
-
-/// rm -r of an untrusted tree without following any symlink: every step is *at() relative to
-/// a directory descriptor opened with O_NOFOLLOW, so a link inside the tree is unlinked, never
-/// entered. Depth is bounded so a hostile nesting cannot exhaust descriptors.
-enum TreeRemoval {
-    static let maxDepth = 64
-
-    /// The names a runner leaves (`RunnerFile`), as C strings, unlinked before anything is
-    /// listed: a finished runner holds just these, so the common case is one unlink each and
-    /// an rmdir, with no directory read and no rmdir that fails on a non-empty directory
-    /// (measured: those two were a third of the deletion's system time).
-    static let runnerFileNames: [[CChar]] = RunnerFile.allCases.map { Array($0.rawValue.utf8CString) }
-
-    static func remove(parent: String, name: String) throws(SystemError) {
-        let parentFD = try Sys.open(parent, O_RDONLY | O_DIRECTORY)
-        defer { close(parentFD) }
-        try remove(parentFD: parentFD, parent: parent, name: name, files: .all)
-    }
-
-    /// Removes `name` under `parentFD` (`parent` names it in errors), unlinking `files` first.
-    static func remove(parentFD: Int32, parent: String, name: String, files: RunnerFacts.Files) throws(SystemError) {
-        let fd = openat(parentFD, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
-        if fd < 0 {
-            switch errno {
-            case ENOENT: return
-            case ENOTDIR, ELOOP:
-                guard unlinkat(parentFD, name, 0) == 0 || errno == ENOENT else { throw SystemError("unlink \(parent)/\(name)") }
-                return
-            default: throw SystemError("open \(parent)/\(name)")
-            }
-        }
-        // Anything refused here (a directory of that name, say) is left for the full walk.
-        for (index, file) in runnerFileNames.enumerated() where files.contains(index) {
-            _ = file.withUnsafeBufferPointer { unlinkat(fd, $0.baseAddress!, 0) }
-        }
-        // The rmdir comes before the close: with the directory still open, the rmdir only
-        // unhashes it, and the inode is freed by the close, after the runner-fs directory's
-        // lock is released. Freeing frees the directory's block, and on a filesystem mounted
-        // with `discard` and no journal the kernel waits for that discard right there: inside
-        // the rmdir it held the lock of the directory every runner is in, so every deletion
-        // and every lookup there waited in line behind one device round trip at a time.
-        let removed = unlinkat(parentFD, name, AT_REMOVEDIR)
-        let removeErrno = errno
-        close(fd)
-        if removed == 0 || removeErrno == ENOENT { return }
-        guard removeErrno == ENOTEMPTY || removeErrno == EEXIST else {
-            throw SystemError("rmdir \(parent)/\(name)", removeErrno)
-        }
-        try removeContents(of: parentFD, name, depth: 0)
-        guard unlinkat(parentFD, name, AT_REMOVEDIR) == 0 else { throw SystemError("rmdir \(parent)/\(name)") }
-    }
-
-    private static func removeContents(of parentFD: Int32, _ name: String, depth: Int) throws(SystemError) {
-        try removeContents(of: parentFD, Array(name.utf8CString), depth: depth)
-    }
-
-    /// Names inside the tree are the runner's and may be any bytes: they are kept as raw,
-    /// NUL-terminated C strings from readdir to unlinkat, never decoded.
-    private static func removeContents(of parentFD: Int32, _ name: [CChar], depth: Int) throws(SystemError) {
-        guard depth < maxDepth else { throw SystemError("remove: deeper than \(maxDepth) levels", ELOOP) }
-        let fd = name.withUnsafeBufferPointer { openat(parentFD, $0.baseAddress!, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
-        guard fd >= 0, let handle = fdopendir(fd) else {
-            throw SystemError("open directory in runner tree")
-        }
-        defer { closedir(handle) }
-        var subdirectories: [[CChar]] = []
-        while true {
-            errno = 0
-            guard let entry = readdir(handle) else {
-                if errno != 0 { throw SystemError("readdir") }
-                break
-            }
-            var child = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
-                bytes.prefix(while: { $0 != 0 }).map { CChar(bitPattern: $0) }
-            }
-            if child == [0x2e] || child == [0x2e, 0x2e] { continue }
-            child.append(0)
-            if child.withUnsafeBufferPointer({ unlinkat(fd, $0.baseAddress!, 0) }) == 0 { continue }
-            switch errno {
-            case EISDIR, EPERM: subdirectories.append(child)
-            case ENOENT: continue
-            default: throw SystemError("unlinkat in runner tree")
-            }
-        }
-        for child in subdirectories {
-            try removeContents(of: fd, child, depth: depth + 1)
-            guard child.withUnsafeBufferPointer({ unlinkat(fd, $0.baseAddress!, AT_REMOVEDIR) }) == 0 else {
-                throw SystemError("rmdir in runner tree")
-            }
-        }
+    /// Whether `fd` (a runner directory) is the root of a mount, and which inode it is:
+    /// statx STATX_ATTR_MOUNT_ROOT, or a device other than the runner directory's where the
+    /// attribute is unsupported.
+    func look(_ fd: Int32) -> (mounted: Bool, identity: EntryIdentity?) {
+        guard let identity = EntryIdentity.of(fd) else { return (false, nil) }
+        return (identity.isMountRoot ?? (identity.device != runnerFSDevice), identity)
     }
 }

@@ -1,6 +1,6 @@
 import CSandboxShim
 import Glibc
-import RunnerWorker
+import WorkerProtocol
 
 /// A system call the worker may make, with the argument conditions that must all hold.
 /// Several rules for one call are alternatives (any may match).
@@ -95,9 +95,9 @@ extension SeccompPolicy {
     public static let forkServerOwn: [SyscallRule] = [
         // The server's loop.
         SyscallRule("poll", reason: "wait for the control socket and the SIGCHLD signalfd (descriptor 4, read under the workers' read rule)"),
-        SyscallRule("recvmsg", [.equals(index: 0, value: UInt64(ForkServerLoop.controlDescriptor))],
+        SyscallRule("recvmsg", [.equals(index: 0, value: UInt64(ForkServerDescriptor.control))],
                     reason: "receive spawn and kill requests (with descriptors) on the control socket, descriptor 3"),
-        SyscallRule("sendmsg", [.equals(index: 0, value: UInt64(ForkServerLoop.controlDescriptor))],
+        SyscallRule("sendmsg", [.equals(index: 0, value: UInt64(ForkServerDescriptor.control))],
                     reason: "report failed and exited workers on the control socket, descriptor 3"),
         SyscallRule("fork", reason: "fork a worker: the fork system call takes no flags, so never a thread, a shared address space or a namespace (clone and clone3 stay denied)"),
         SyscallRule("close", reason: "close the descriptors a spawn request brought once the worker holds them"),

@@ -21,6 +21,7 @@ public enum Textfile {
         add("deleted", Double(summary.deleted))
         add("kept", Double(summary.kept))
         add("skipped", Double(summary.skipped))
+        add("undeletable", Double(summary.undeletable))
         add("errors", Double(summary.errors))
         add("runs", 1)
         for file in RunnerFile.allCases { add("empty|\(file.rawValue)", Double(summary.emptyFiles[file] ?? 0)) }
@@ -54,6 +55,12 @@ public enum Textfile {
         for file in RunnerFile.allCases {
             out += "runner_metrics_empty_files_total{file=\"\(file.rawValue)\"} \(value("empty|\(file.rawValue)"))\n"
         }
+        family("runner_metrics_runners_held", "gauge",
+               "Runner-fs entries audited once and still in place: evidence not moved, trees not removed, invalid names.")
+        out += "runner_metrics_runners_held \(summary.held)\n"
+        family("runner_metrics_runners_undeletable_total", "counter",
+               "Runners issued whose filesystem could not be removed (audited undeletable, quarantined or held).")
+        out += "runner_metrics_runners_undeletable_total \(value("undeletable"))\n"
         family("runner_metrics_errors_total", "counter", "Operational errors.")
         out += "runner_metrics_errors_total \(value("errors"))\n"
         family("runner_metrics_runs_total", "counter", "Completed extract runs.")

@@ -1,6 +1,6 @@
 import Glibc
 import MetricsDecoding
-import RunnerWorker
+import WorkerProtocol
 
 /// What the supervisor decides about one runner.
 public enum RunnerVerdict: Equatable, Sendable {

@@ -1,6 +1,6 @@
 import CSandboxShim
 import Glibc
-import RunnerWorker
+import WorkerProtocol
 
 /// Builds the production worker: compiles the image workers' seccomp policy once and starts the
 /// fork server (the `runner-metrics-worker` binary) whose children lock themselves down.

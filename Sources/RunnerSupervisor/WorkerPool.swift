@@ -1,7 +1,7 @@
 import CSandboxShim
 import Glibc
 import MetricsDecoding
-import RunnerWorker
+import WorkerProtocol
 
 /// What the supervisor saw of one worker: the bytes it sent (bounded) and how it ended.
 public struct WorkerOutcome: Sendable {

@@ -1,4 +1,9 @@
 import CSandboxShim
+#if hasFeature(Embedded)
+import WorkerProtocolEmbedded
+#else
+import WorkerProtocol
+#endif
 
 /// The fork server (sandbox2's forkserver, Chromium's zygote), the worker binary's main loop.
 /// The supervisor execs the binary once at start-up, before any runner is discovered or any
@@ -23,9 +28,7 @@ public struct ForkServerLoop {
         var pid: pid_t
     }
 
-    /// The control socket's descriptor (0-2 are /dev/null).
-    public static let controlDescriptor: Int32 = 3
-    static let control = controlDescriptor
+    static let control = ForkServerDescriptor.control
     /// The SIGCHLD signalfd: the first descriptor free after the control socket.
     static let childExits: Int32 = 4
 

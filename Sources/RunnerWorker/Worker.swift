@@ -1,8 +1,10 @@
 import CSandboxShim
 #if hasFeature(Embedded)
 import MetricsDecodingEmbedded
+import WorkerProtocolEmbedded
 #else
 import MetricsDecoding
+import WorkerProtocol
 #endif
 
 /// The two confinements, one per source; they differ only in their seccomp policy.

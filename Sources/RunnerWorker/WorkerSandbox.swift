@@ -1,4 +1,9 @@
 import CSandboxShim
+#if hasFeature(Embedded)
+import WorkerProtocolEmbedded
+#else
+import WorkerProtocol
+#endif
 
 /// Which confinement step failed; the worker exits with `WorkerExit.sandboxSetupFailed`.
 public enum SandboxStep: Sendable {

@@ -6,6 +6,7 @@ import CProbeShim
 import CSandboxShim
 import MetricsDecodingEmbedded
 import RunnerWorkerEmbedded
+import WorkerProtocolEmbedded
 
 let mode: String = {
     guard let value = getenv("RUNNER_METRICS_PROBE_MODE") else { return "" }

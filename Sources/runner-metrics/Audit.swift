@@ -4,10 +4,10 @@ import RunnerSupervisor
 struct Audit: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List rejected runners from the audit log.")
 
-    @Option(help: "The audit log.") var auditLog = "/var/log/github-runner-metrics-audit.log"
+    @Option(help: "The audit log: a regular file, a rotated `.gz` file, or `-` for standard input.") var auditLog = "/var/log/github-runner-metrics-audit.log"
     @Option(help: "Only entries at or after this UTC time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ).") var since: String?
     @Option(help: "Only this runner.") var runner: String?
-    @Flag(help: "JSON lines instead of a table.") var json = false
+    @Flag(help: "JSON lines (printable ASCII, as the log writes them) instead of a table.") var json = false
 
     func run() throws {
         var sinceSeconds: Double?

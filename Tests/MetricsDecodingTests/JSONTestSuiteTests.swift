@@ -2,14 +2,14 @@ import Foundation
 import Testing
 @testable import MetricsDecoding
 
-/// The public conformance suite, read from ../shared/JSONTestSuite/test_parsing
-/// relative to the package root. A missing or partial folder FAILS the tests.
+/// The public conformance suite, vendored beside this file (JSONTestSuite/test_parsing, with its
+/// licence) and excluded from the target, so a clone on its own has it. Read by path rather than
+/// as a bundle resource: no Bundle.module lookup, and the bytes are the committed files exactly.
+/// A missing or partial folder FAILS the tests.
 enum JSONTestSuite {
     static var folder: URL {
-        // #filePath = <root>/Tests/MetricsDecodingTests/JSONTestSuiteTests.swift
-        URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("../shared/JSONTestSuite/test_parsing").standardizedFileURL
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("JSONTestSuite/test_parsing")
     }
 
     static func files(prefix: String) throws -> [(name: String, bytes: [UInt8])] {

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
 import RunnerSupervisor
-import RunnerWorker
+import WorkerProtocol
 import Testing
 
 /// The fork server as it runs: its capabilities, seccomp and no_new_privs, the stacked filters of

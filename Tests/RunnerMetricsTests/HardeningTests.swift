@@ -581,9 +581,9 @@ enum HardeningSupport {
         #expect(HardeningSupport.mode(fresh + "/state") == 0o700)
         #expect(HardeningSupport.mode(fresh + "/state/lock") == 0o600)
         #expect(HardeningSupport.mode(fresh + "/audit.log") == 0o600)
-        // The metrics log's mode is deliberately not asserted: upstream has it 0644 for Promtail,
-        // the tool currently creates it 0600 (0644 cut by umask 077); the umask itself is
-        // asserted above from /proc.
+        // The metrics log is made 0644 whatever the umask, as upstream has it: Promtail, running
+        // as its own user, reads it.
+        #expect(HardeningSupport.mode(fresh + "/metrics.log") == 0o644)
     }
 }
 

@@ -353,17 +353,18 @@ final class OpenWatch {
 
     /// A writer rewrites the file in place while runs read it (content V, then V padded past
     /// the limit, again and again). Whatever the interleaving, a run either issues exactly
-    /// the honest lines or quarantines the runner; never a different event.
+    /// the honest lines or quarantines the runner; never a different event. The race is shown
+    /// to have run: the writer is rewriting before each run starts and still after it ends.
     @Test func fileRewrittenDuringRunsNeverYieldsOtherEvents() throws {
         let outcomes = Locked<[String]>([])
         for _ in 0..<4 {
             let tree = try TestTree()
             let dir = try tree.runner("bad", Sample.complete)
             let path = dir + "/" + Hostile.preJob
-            let stop = Locked<Bool>(false)
+            let fd = open(path, O_WRONLY)
+            try #require(fd >= 0)
+            let stop = Locked<Bool>(false), rewrites = Locked<Int>(0), stopped = DispatchSemaphore(value: 0)
             let writer = Thread {
-                let fd = open(path, O_WRONLY)
-                defer { close(fd) }
                 let small = Array(Sample.preJob.utf8), big = small + Array(repeating: UInt8(ascii: " "), count: 3000)
                 var flip = false
                 while !stop.value {
@@ -371,11 +372,19 @@ final class OpenWatch {
                     _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
                     ftruncate(fd, off_t(bytes.count))
                     flip.toggle()
+                    rewrites.value += 1
                 }
+                close(fd)
+                stopped.signal()
             }
             writer.start()
+            while rewrites.value < 100 { usleep(100) }
+            let before = rewrites.value
             let run = try Hostile.extract(tree)
+            let after = rewrites.value
             stop.value = true
+            stopped.wait()  // the writer is done before the tree goes
+            #expect(after > before, "the file was not rewritten while the run read it")
             #expect([0, 3].contains(run.result.status), "\(run.result.stderr)")
             if run.result.status == 0 {
                 #expect(tree.metricLines == Hostile.honestLines)
@@ -386,7 +395,6 @@ final class OpenWatch {
                 #expect(["file-too-large", "invalid-json", "not-regular-file"].contains(reason), "\(reason)")
                 outcomes.value.append(reason)
             }
-            usleep(20_000)  // let the writer see the stop flag before the tree goes
         }
         print("rewrite race outcomes: \(outcomes.value)")
     }

@@ -114,3 +114,21 @@ int rm_setresgid(gid_t id);
 int rm_setrlimit(int resource, unsigned long long soft, unsigned long long hard);
 extern const int rm_rlimit_cpu, rm_rlimit_as, rm_rlimit_fsize, rm_rlimit_nproc, rm_rlimit_core,
     rm_rlimit_memlock, rm_rlimit_msgqueue, rm_rlimit_nofile;
+
+// Cleanup and quarantine (quarantine_shim.c).
+/// What one statx says of an entry: `mnt_id` 0 where STATX_MNT_ID is unsupported,
+/// `mount_root` -1 where STATX_ATTR_MOUNT_ROOT is.
+struct rm_identity {
+    unsigned long long dev, ino, mnt_id;
+    unsigned int mode, nlink;
+    int mount_root;
+};
+/// statx(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT) of `name` under `dirfd` (empty: `dirfd` itself).
+int rm_identity_at(int dirfd, const char *name, struct rm_identity *out);
+/// fchownat(fd, "", uid, gid, AT_EMPTY_PATH): the inode `fd` (possibly O_PATH) refers to.
+int rm_fchown_empty_path(int fd, uid_t uid, gid_t gid);
+/// Starts `path` with standard input `input` and output `output` (both above 2), an empty environment,
+/// under `uid`/`gid` with no groups and no_new_privs; returns its pid or -1.
+pid_t rm_spawn_unprivileged(const char *path, char *const argv[], int input, int output, uid_t uid, gid_t gid);
+/// waitpid(pid) retried on EINTR: the wait status, or -1.
+int rm_wait_exit_status(pid_t pid);
