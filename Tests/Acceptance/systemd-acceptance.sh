@@ -12,8 +12,8 @@ CACHE=${RUNNER_METRICS_ACCEPTANCE_CACHE:-/var/cache/runner-metrics-acceptance}
 BULK=${RUNNER_METRICS_ACCEPTANCE_BULK:-3000}
 SUITE=bookworm
 # What the tool and the test need in the container, beyond minbase: systemd as PID 1, mount
-# and losetup, mkfs.ext4, flock, and the supervisor's shared libraries (ldd .build/release/
-# runner-metrics). The cache's name carries a digest of this list, so a change rebuilds it.
+# and losetup, mkfs.ext4, flock, and the shared libraries of the build (checked with ldd in the
+# container). The cache's name carries a digest of this list, so a change rebuilds it.
 PACKAGES=systemd,systemd-sysv,dbus,util-linux,e2fsprogs,mount,libseccomp2,libext2fs2,libcom-err2,libstdc++6,libgcc-s1
 FLAVOR=acceptance-small
 IGNORE_FILE=/var/lib/runner-metrics-active/runners
