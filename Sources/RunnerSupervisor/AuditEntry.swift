@@ -6,11 +6,14 @@ public enum AuditReason: Hashable, Sendable {
     case rejected(ReasonCode)
     /// The runner's events were issued but its filesystem could not be removed.
     case undeletable
+    /// Quarantined evidence removed by retention (`QuarantineRetention`).
+    case pruned
 
     public var rawValue: String {
         switch self {
         case .rejected(let code): return code.rawValue
         case .undeletable: return "undeletable"
+        case .pruned: return "pruned"
         }
     }
 }

@@ -30,8 +30,10 @@ public enum ExtractCommandRunner {
             return 1
         }
         Interrupt.install()
-        let summary = ExtractRun(config: config, server: server, diagnostics: diagnostics).run()
+        var summary = ExtractRun(config: config, server: server, diagnostics: diagnostics).run()
         server.shutdown()
+        // Still under the lock: no other run moves evidence in while retention looks.
+        summary.quarantine = retention(config, diagnostics: diagnostics, errors: &summary.errors)
         // The textfile describes the run; it never decides it. Events are out and runners
         // deleted by now, so a textfile that cannot be written (a missing or read-only
         // directory) is reported and the run keeps its status: exiting 1 would tell cron and
@@ -49,6 +51,24 @@ public enum ExtractCommandRunner {
             print(summary.text, terminator: "")
         }
         return summary.exitStatus
+    }
+}
+
+extension ExtractCommandRunner {
+    /// The quarantine's inventory and, with a retention configured, the removal of what is
+    /// older (QuarantineRetention). A failure is the run's: the audit log or the quarantine
+    /// directory is broken, which someone should look at.
+    static func retention(_ config: ExtractConfiguration, diagnostics: Diagnostics, errors: inout Int) -> QuarantineRetention.Report {
+        do throws(SystemError) {
+            let auditLog = config.quarantineRetentionSeconds == nil ? nil : try AppendLog(path: config.auditLog, mode: 0o600)
+            return try QuarantineRetention.pass(quarantineDir: config.quarantineDir, olderThan: config.quarantineRetentionSeconds,
+                                                auditLog: auditLog, flavor: config.flavor,
+                                                diagnostics: diagnostics)
+        } catch {
+            errors += 1
+            diagnostics.emit(.error, "quarantine retention: \(error)")
+            return QuarantineRetention.Report()
+        }
     }
 }
 

@@ -14,6 +14,9 @@ public struct ExtractConfiguration: Sendable {
     /// Runners whose verdicts are made durable together: one journal fsync, one log fsync and
     /// one fsync per directory per batch, not per runner (Security/DURABILITY.md).
     public var batchSize = 256
+    /// Quarantined evidence older than this many seconds is removed at the end of the run
+    /// (QuarantineRetention); nil keeps it until someone removes it.
+    public var quarantineRetentionSeconds: Double? = nil
 
     public init(flavor: String) { self.flavor = flavor }
 }

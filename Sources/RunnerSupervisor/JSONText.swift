@@ -57,7 +57,17 @@ enum UTCTime {
         return (m <= 2 ? y + 1 : y, m, d)
     }
 
-    /// Inverse, for `audit --since`: "YYYY-MM-DDTHH:MM:SS[.fff]Z" or "YYYY-MM-DD" to seconds.
+    /// Days in `month` (1 to 12) of `year`, Gregorian.
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// Inverse, for `audit --since`: "YYYY-MM-DDTHH:MM:SS[.fff]Z" or "YYYY-MM-DD" to seconds;
+    /// nil for anything else, a date that does not exist (2026-02-30) or a time past 23:59:59.
     static func parse(_ text: String) -> Double? {
         let bytes = Array(text.utf8)
         func number(_ range: Range<Int>) -> Int? {
@@ -70,7 +80,7 @@ enum UTCTime {
             return value
         }
         guard let y = number(0..<4), bytes.count >= 10, bytes[4] == 0x2d, let m = number(5..<7), bytes[7] == 0x2d,
-              let d = number(8..<10), (1...12).contains(m), (1...31).contains(d) else { return nil }
+              let d = number(8..<10), (1...12).contains(m), (1...daysIn(month: m, year: y)).contains(d) else { return nil }
         let yy = m <= 2 ? y - 1 : y
         let era = (yy >= 0 ? yy : yy - 399) / 400
         let yoe = yy - era * 400
@@ -78,9 +88,15 @@ enum UTCTime {
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
         var seconds = Double((era * 146097 + doe - 719468) * 86400)
         if bytes.count == 10 { return seconds }
+        // THH:MM:SS, an optional fraction of 1 to 9 digits, Z: exactly that.
         guard bytes.count >= 20, bytes[10] == 0x54, let hh = number(11..<13), bytes[13] == 0x3a, let mm = number(14..<16),
-              bytes[16] == 0x3a, let ss = number(17..<19), bytes.last == 0x5a else { return nil }
-        seconds += Double(hh * 3600 + mm * 60 + ss)
+              bytes[16] == 0x3a, let ss = number(17..<19), hh < 24, mm < 60, ss < 60, bytes.last == 0x5a else { return nil }
+        var fraction = 0.0
+        if bytes.count > 20 {
+            guard bytes[19] == 0x2e, (1...9).contains(bytes.count - 21), let digits = number(20..<(bytes.count - 1)) else { return nil }
+            fraction = Double(digits) / Double((0..<(bytes.count - 21)).reduce(1) { value, _ in value * 10 })
+        }
+        seconds += Double(hh * 3600 + mm * 60 + ss) + fraction
         return seconds
     }
 }

@@ -29,6 +29,8 @@ public struct RunSummary: Sendable, Equatable {
     public var phaseSeconds: [String: Double] = [:]
     public var durationSeconds = 0.0
     public var interrupted = false
+    /// The quarantine after the run: what is there, and what retention removed.
+    public var quarantine = QuarantineRetention.Report()
 
     public init() {}
 
@@ -53,7 +55,8 @@ public struct RunSummary: Sendable, Equatable {
             ("runner_installed", runnerInstalled), ("runner_start", runnerStart), ("runner_stop", runnerStop),
             ("deleted", deleted), ("quarantined", quarantined), ("ignored", ignored), ("skipped", skipped),
             ("kept", kept), ("errors", errors), ("empty_files", emptyFiles.values.reduce(0, +)),
-            ("held", held), ("undeletable", undeletable),
+            ("held", held), ("undeletable", undeletable), ("pruned", quarantine.pruned),
+            ("quarantine_entries", quarantine.entries),
         ]
         var members = fields.map { ($0.0, String($0.1)) }
         let reasons = quarantinedByReason.sorted { $0.key.rawValue < $1.key.rawValue }
@@ -87,6 +90,9 @@ public struct RunSummary: Sendable, Equatable {
         if empty > 0 { out += "empty files (decided as absent): \(empty)\n" }
         if undeletable > 0 { out += "undeletable: \(undeletable) (events issued; quarantined or held, audited)\n" }
         if held > 0 { out += "held: \(held) (audited earlier or now, left in place; see the audit log)\n" }
+        if quarantine.pruned > 0 || quarantine.failed > 0 {
+            out += "quarantine retention: \(quarantine.pruned) removed, \(quarantine.failed) could not be removed\n"
+        }
         for (reason, count) in quarantinedByReason.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             out += "  quarantined \(reason.rawValue): \(count)\n"
         }

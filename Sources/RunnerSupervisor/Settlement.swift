@@ -75,6 +75,8 @@ extension ExtractRun {
                 summary.quarantinedByReason[code, default: 0] += 1
             case .undeletable:
                 summary.undeletable += 1
+            case .pruned:
+                break  // retention's line (QuarantineRetention), never a runner's settlement
             }
             if heldNames.contains(name) {
                 summary.held += 1

@@ -22,6 +22,7 @@ public enum Textfile {
         add("kept", Double(summary.kept))
         add("skipped", Double(summary.skipped))
         add("undeletable", Double(summary.undeletable))
+        add("pruned", Double(summary.quarantine.pruned))
         add("errors", Double(summary.errors))
         add("runs", 1)
         for file in RunnerFile.allCases { add("empty|\(file.rawValue)", Double(summary.emptyFiles[file] ?? 0)) }
@@ -44,12 +45,15 @@ public enum Textfile {
         family("runner_metrics_runners_deleted_total", "counter", "Runner filesystems deleted after their events were durable.")
         out += "runner_metrics_runners_deleted_total \(value("deleted"))\n"
         family("runner_metrics_runners_quarantined_total", "counter", "Runner filesystems quarantined, by reason code.")
-        for reason in ReasonCode.allCases {
+        // An invalid name is never quarantined (nothing of the entry is touched): it is counted
+        // in skipped_total when audited and in the held gauge while it remains, not here as a 0.
+        for reason in ReasonCode.allCases where reason != .invalidRunnerName {
             out += "runner_metrics_runners_quarantined_total{reason=\"\(reason.rawValue)\"} \(value("quarantined|\(reason.rawValue)"))\n"
         }
         family("runner_metrics_runners_kept_total", "counter", "Runners left in place for a later run by an operational failure.")
         out += "runner_metrics_runners_kept_total \(value("kept"))\n"
-        family("runner_metrics_runners_skipped_total", "counter", "Runner directories with invalid names, never touched.")
+        family("runner_metrics_runners_skipped_total", "counter",
+               "Runner-fs entries with invalid names, audited once as invalid-runner-name and never touched.")
         out += "runner_metrics_runners_skipped_total \(value("skipped"))\n"
         family("runner_metrics_empty_files_total", "counter", "0-byte runner files, decided as absent as upstream does, by file.")
         for file in RunnerFile.allCases {
@@ -61,6 +65,15 @@ public enum Textfile {
         family("runner_metrics_runners_undeletable_total", "counter",
                "Runners issued whose filesystem could not be removed (audited undeletable, quarantined or held).")
         out += "runner_metrics_runners_undeletable_total \(value("undeletable"))\n"
+        family("runner_metrics_runners_ignored", "gauge", "Runners left alone by the last run as active (--ignore, --ignore-file).")
+        out += "runner_metrics_runners_ignored \(summary.ignored)\n"
+        family("runner_metrics_quarantine_entries", "gauge", "Evidence entries in the quarantine directory after the run, by kind.")
+        out += "runner_metrics_quarantine_entries{kind=\"image\"} \(summary.quarantine.entries - summary.quarantine.directories)\n"
+        out += "runner_metrics_quarantine_entries{kind=\"directory\"} \(summary.quarantine.directories)\n"
+        family("runner_metrics_quarantine_image_bytes", "gauge", "Bytes allocated to image evidence in the quarantine directory (directory evidence is not walked).")
+        out += "runner_metrics_quarantine_image_bytes \(summary.quarantine.imageBytes)\n"
+        family("runner_metrics_quarantine_pruned_total", "counter", "Evidence entries removed by quarantine retention (each audited as pruned).")
+        out += "runner_metrics_quarantine_pruned_total \(value("pruned"))\n"
         family("runner_metrics_errors_total", "counter", "Operational errors.")
         out += "runner_metrics_errors_total \(value("errors"))\n"
         family("runner_metrics_runs_total", "counter", "Completed extract runs.")

@@ -9,12 +9,16 @@ struct Audit: ParsableCommand {
     @Option(help: "Only this runner.") var runner: String?
     @Flag(help: "JSON lines (printable ASCII, as the log writes them) instead of a table.") var json = false
 
-    func run() throws {
-        var sinceSeconds: Double?
-        if let since {
-            guard let parsed = AuditReader.parseTime(since) else { throw ValidationError("--since: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ") }
-            sinceSeconds = parsed
+    /// Checked here, not in run(): a ValidationError from validate() is shown with this
+    /// subcommand's usage, one from run() with the top-level usage.
+    func validate() throws {
+        if let since, AuditReader.parseTime(since) == nil {
+            throw ValidationError("--since \(since) is not a UTC time: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, a date that exists")
         }
+    }
+
+    func run() throws {
+        let sinceSeconds = since.flatMap(AuditReader.parseTime)
         let listing: AuditReader.Listing
         do throws(SystemError) { listing = try AuditReader.read(auditLog) } catch {
             Diagnostics().emit(.error, "\(error)")

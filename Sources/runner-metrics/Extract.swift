@@ -24,6 +24,8 @@ struct Extract: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seconds to wait for another run's lock, 0 (the default: exit 75 at once) to \(Int(Extract.maxWait)).")
     var wait = 0.0
     @Option(help: "Write runner-metrics.prom here for node_exporter's textfile collector.") var textfileDir: String?
+    @Option(parsing: .unconditional, help: "Remove quarantined evidence older than this many days at the end of each run, auditing each removal (default: keep it).")
+    var quarantineRetentionDays: Int?
     @Option(help: "Diagnostics on stderr: text or json.") var logFormat = "text"
     @Flag(help: "Print the run summary as one JSON object.") var json = false
 
@@ -37,6 +39,9 @@ struct Extract: ParsableCommand {
         }
         if let jobs, !Self.jobsRange.contains(jobs) {
             throw ValidationError("--jobs \(jobs) is out of range: \(Self.jobsRange.lowerBound) to \(Self.jobsRange.upperBound)")
+        }
+        if let days = quarantineRetentionDays, !Prune.daysRange.contains(days) {
+            throw ValidationError("--quarantine-retention-days \(days) is out of range: \(Prune.daysRange.lowerBound) to \(Prune.daysRange.upperBound)")
         }
         guard wait >= 0, wait <= Self.maxWait else {
             throw ValidationError("--wait \(wait) is out of range: 0 to \(Int(Self.maxWait)) seconds")
@@ -80,6 +85,7 @@ struct Extract: ParsableCommand {
         config.jobs = jobs ?? min(64, 4 * max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
         config.workerTimeout = workerTimeout
         config.lockWait = wait
+        config.quarantineRetentionSeconds = quarantineRetentionDays.map { Double($0) * 86_400 }
         let status = ExtractCommandRunner.run(config: config, textfileDir: textfileDir, diagnostics: diagnostics,
                                               printJSON: json)
         throw ExitCode(status)

@@ -6,7 +6,7 @@ struct RunnerMetrics: ParsableCommand {
         commandName: "runner-metrics",
         abstract: "Extract GitHub self-hosted runner metrics from untrusted runner filesystems, each read by a fresh seccomp-confined worker.",
         version: BuildInfo.description,
-        subcommands: [Extract.self, Inspect.self, Audit.self, Demo.self, Version.self]
+        subcommands: [Extract.self, Inspect.self, Audit.self, Prune.self, Demo.self, Version.self]
     )
 }
 

@@ -79,4 +79,25 @@ import Testing
         #expect(result.stderr.contains("not a regular file"), "\(result.stderr)")
         #expect(HardeningSupport.exists(root + "/runner-fs/r1/pre-job-metrics.json"))
     }
+
+    /// `audit --since` takes a date that exists and a time of day that does, and says so
+    /// with audit's own usage; the fraction the log's own timestamps carry is accepted.
+    @Test(arguments: [("2026-02-30", false), ("2025-02-29", false), ("2024-02-29", true), ("garbage", false),
+                      ("2026-11-25T24:00:00Z", false), ("2026-11-25T10:60:00Z", false), ("2026-11-25T10:00:00xyzZ", false),
+                      ("2026-11-25T10:00:00Z", true), ("2026-11-25T10:00:00.353Z", true), ("2026-11-31", false)])
+    func auditSinceTakesOnlyTimesThatExist(_ since: String, _ valid: Bool) throws {
+        let root = try HardeningSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try HardeningSupport.write(root + "/audit.log",
+            #"{"timestamp": "2024-03-01T00:00:00.000Z", "runner": "r", "flavor": "f", "reason": "duplicate-key", "detail": "d", "evidence": null}"# + "\n")
+        let result = try Tool.run(Tool.runnerMetrics, ["audit", "--audit-log", root + "/audit.log", "--since", since])
+        if valid {
+            #expect(result.status == 0, "\(result.stderr)")
+        } else {
+            #expect(result.status == 2)
+            #expect(result.stderr.hasPrefix("Error: --since \(since) is not a UTC time"), "\(result.stderr)")
+            #expect(result.stderr.contains("Usage: runner-metrics audit "), "\(result.stderr)")
+        }
+    }
 }
+

@@ -156,35 +156,6 @@ import Testing
         #expect(tree.metricLines == [Sample.installedLine, Sample.startLine, Sample.stopLine])
     }
 
-    /// A deletion failure is reported, the run goes on, and the next run deletes the runner
-    /// without issuing its events again.
-    @Test func deletionFailureIsLoggedAndRetriedWithoutReissuing() throws {
-        let tree = try TestTree()
-        let stuck = try tree.runner("a-stuck", Sample.complete)
-        // Deeper than the tree remover descends: deletion fails after the events are out.
-        var deep = stuck
-        for _ in 0..<70 { deep += "/d"; try TestTree.directory(deep) }
-        let other = try tree.runner("b-other", ["runner-installed.timestamp": Sample.installed, "pre-job-metrics.json": Sample.preJob])
-        let first = try tree.extract()
-        #expect(first.status == 1)
-        #expect(first.stderr.contains("delete"))
-        #expect(tree.exists(stuck))
-        #expect(!tree.exists(other))
-        #expect(tree.metricLines == [Sample.installedLine, Sample.startLine, Sample.stopLine, Sample.startLine])
-        // While deletion keeps failing, later runs neither extract it again nor issue twice.
-        let again = try tree.extract()
-        #expect(again.status == 1)
-        #expect(summary(again)["kept"] == 1)
-        #expect(tree.metricLines.count == 4)
-        // The operator (or nothing at all) flattens the tree; the next run only deletes.
-        try Tool.sh("rm -rf '\(stuck)/d'")
-        let second = try tree.extract()
-        #expect(second.status == 0, "\(second.stderr)")
-        #expect(!tree.exists(stuck))
-        #expect(tree.metricLines.count == 4)
-        #expect(summary(second)["deleted"] == 1)
-    }
-
     /// A 64 KiB tmpfs under the tree, filled up: where a metrics log can take nothing.
     static func fullVolume(_ tree: TestTree) throws -> String {
         let volume = tree.root + "/logvol"

@@ -6,7 +6,11 @@ import Testing
 
 /// Runner images read from userspace with libext2fs (`Worker.readAndDecode(image:)`), never
 /// mounted. Images are made with mkfs.ext4 and edited with debugfs -w (no kernel involved).
-@Suite struct ImageReaderTests {
+// Serialized: `Worker.readAndDecode` reads into the one set of file buffers a worker process
+// owns (`Worker.fileBuffers`; a worker is single-threaded and reads one runner). In this test
+// process two readings at once, such as the two cases of `randomByteFlipsNeverCrash`, would
+// share them, and a second reading of the same bytes could differ from the first.
+@Suite(.serialized) struct ImageReaderTests {
     /// A 1 MiB image in its own temporary directory, removed afterwards.
     final class Image {
         let directory: String
