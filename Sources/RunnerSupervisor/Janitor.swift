@@ -44,11 +44,10 @@ final class Janitor: @unchecked Sendable {
     /// Jobs submitted so far; touched only by the submitting thread.
     private var submitted = 0
 
-    /// How many threads delete while workers run. Two since the workers got cheaper (huge-page
-    /// code, four jobs per CPU): one thread was busy for the whole run and its backlog became
-    /// the tail. Measured (Security/bench/ab.py, 2,000 runners, two runs of 21 rounds): wall
-    /// -2.3 % and -2.4 %, CPU -4 % and -3.5 %. With the costlier workers of the fifth session a
-    /// second thread made no difference (9 rounds).
+    /// How many threads delete while workers run. With four jobs per CPU one thread was busy
+    /// for the whole run and its backlog became the tail; a second one took it (measured with
+    /// Security/bench/ab.py, 2,000 runners, two runs of 21 rounds: wall -2.3 % and -2.4 %, CPU
+    /// -4 % and -3.5 %).
     static let threadsDuringRun = 2
 
     /// Starts the threads; if none can be started, deletions run inline in `submit`.
