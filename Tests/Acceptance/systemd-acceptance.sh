@@ -14,7 +14,7 @@ SUITE=bookworm
 # What the tool and the test need in the container, beyond minbase: systemd as PID 1, mount
 # and losetup, mkfs.ext4, flock, and the shared libraries of the build (checked with ldd in the
 # container). The cache's name carries a digest of this list, so a change rebuilds it.
-PACKAGES=systemd,systemd-sysv,dbus,util-linux,e2fsprogs,mount,libseccomp2,libext2fs2,libcom-err2,libstdc++6,libgcc-s1
+PACKAGES=systemd,systemd-sysv,dbus,util-linux,e2fsprogs,mount,libseccomp2,libext2fs2,libcom-err2,libstdc++6,libgcc-s1,man-db
 FLAVOR=acceptance-small
 IGNORE_FILE=/var/lib/runner-metrics-active/runners
 # The textfile directory is absent (the tool creates it); its parent is there, as on a host with
@@ -207,6 +207,84 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# --- The Debian package ------------------------------------------------------------------------
+
+# What the README's steps installed goes, with the test's timer drop-in (the package's timer is
+# checked as shipped); the results drop-in stays.
+remove_readme_install() {
+    in_ct sh -ec 'systemctl disable --now runner-metrics.timer
+        rm -rf /etc/systemd/system/runner-metrics.timer.d /usr/local/share/doc/runner-metrics
+        rm -f /usr/local/bin/runner-metrics /usr/local/bin/runner-metrics-worker /etc/default/runner-metrics \
+            /etc/systemd/system/runner-metrics.service /etc/systemd/system/runner-metrics.timer \
+            /etc/logrotate.d/runner-metrics-audit
+        systemctl daemon-reload'
+}
+
+package_installed() {
+    local out
+    in_ct rm -f "$RESULTS"
+    out=$(CT_TIMEOUT=300 in_ct dpkg -i "$1" 2>&1) || { one_line <<<"$out"; return 1; }
+    [ "$(in_ct dpkg-query -W -f '${Status}' runner-metrics)" = "install ok installed" ]
+}
+
+# unit_ended_failed STATUS: the last run failed with STATUS (a usage error before the flavor is set).
+unit_ended_failed() {
+    wait_for 60 in_ct test -s "$RESULTS" || { echo "no run recorded within 60 s of the install"; return 1; }
+    [ "$(in_ct tail -n 1 "$RESULTS")" = "exit-code exited $1" ] || { echo "last run: $(in_ct tail -n 1 "$RESULTS")"; return 1; }
+    journal_tail 20 | grep -q -- "--flavor must not be empty" || { echo "no usage error in the journal"; return 1; }
+}
+
+package_command() {
+    local real version want
+    real=$(in_ct readlink -f /usr/bin/runner-metrics)
+    [ "$real" = /usr/libexec/runner-metrics/runner-metrics ] || { echo "/usr/bin/runner-metrics -> $real"; return 1; }
+    in_ct test -x /usr/libexec/runner-metrics/runner-metrics-worker || { echo "no fork server beside it"; return 1; }
+    version=$(in_ct runner-metrics --version)
+    want=$("$REPO/.build/release/runner-metrics" --version)
+    [ "$version" = "$want" ] || { echo "installed: $version; built: $want"; return 1; }
+    in_ct grep -qx "ExecStart=/usr/bin/runner-metrics extract --flavor \${RUNNER_METRICS_FLAVOR} \$RUNNER_METRICS_ARGS" \
+        /lib/systemd/system/runner-metrics.service || { echo "the packaged unit does not run /usr/bin/runner-metrics"; return 1; }
+}
+
+package_manual() {
+    local page
+    page=$(in_ct sh -c 'MANWIDTH=200 man -P cat runner-metrics-extract 2>/dev/null') || { echo "man failed"; return 1; }
+    grep -q -- "--quarantine-retention-days" <<<"$page" && grep -q "runner-metrics extract" <<<"$page" ||
+        { echo "page: $(head -5 <<<"$page" | one_line)"; return 1; }
+}
+
+package_upgraded() {
+    package_installed "$1" || return 1
+    grep -qx "RUNNER_METRICS_FLAVOR=\"$FLAVOR\"" "$COPY/etc/default/runner-metrics" || { echo "the flavor was reset"; return 1; }
+    timer_up
+}
+
+package_removed() {
+    local out
+    out=$(CT_TIMEOUT=300 in_ct dpkg -r runner-metrics 2>&1) || { one_line <<<"$out"; return 1; }
+    for path in /usr/bin/runner-metrics /usr/libexec/runner-metrics /lib/systemd/system/runner-metrics.service; do
+        [ ! -e "$COPY$path" ] && [ ! -L "$COPY$path" ] || { echo "$path left"; return 1; }
+    done
+    [ "$(in_ct systemctl is-active runner-metrics.timer)" != active ] || { echo "timer still active"; return 1; }
+    for path in /etc/default/runner-metrics /var/lib/runner-metrics; do
+        [ -e "$COPY$path" ] || { echo "$path gone on removal"; return 1; }
+    done
+}
+
+package_purged() {
+    local out
+    out=$(CT_TIMEOUT=300 in_ct dpkg -P runner-metrics 2>&1) || { one_line <<<"$out"; return 1; }
+    grep -q "Kept as evidence and history" <<<"$out" || { echo "purge did not say what it keeps"; return 1; }
+    for path in /etc/default/runner-metrics /var/lib/runner-metrics /etc/logrotate.d/runner-metrics-audit \
+            "$TEXTFILE_DIR/runner-metrics.prom" "$TEXTFILE_DIR/runner-metrics.counters"; do
+        [ ! -e "$COPY$path" ] || { echo "$path left by purge"; return 1; }
+    done
+    for path in "$METRICS_LOG" "$AUDIT_LOG" /home/ubuntu/runner-fs-quarantine; do
+        [ -e "$COPY$path" ] || { echo "$path removed by purge"; return 1; }
+    done
+    ! in_ct dpkg-query -W runner-metrics >/dev/null 2>&1 || [ -z "$(in_ct dpkg-query -W -f '${Status}' runner-metrics 2>/dev/null | grep installed)" ]
+}
 
 # --- Install, as README.md says -------------------------------------------------------------
 
@@ -537,6 +615,32 @@ if wait_for 20 lock_held; then
     check "lock released: its lines" python3 "$HERE/runners.py" check-lines "$COPY$METRICS_LOG" "$log_at" "$STAGE/locked-1.json"
 else
     not_ok "held lock" "flock on /var/lib/runner-metrics/lock not held within 20 s"
+fi
+
+# The Debian package (packaging/deb/build.sh, which .ci/run runs before this script): the
+# README's install taken away first, then the package installed, run, upgraded over itself,
+# removed and purged, checking what each step leaves.
+DEB=$(ls "$REPO"/.build/deb/runner-metrics_*_amd64.deb 2>/dev/null | tail -n 1)
+if [ -z "$DEB" ]; then
+    not_ok "package" "no .build/deb/runner-metrics_*_amd64.deb (packaging/deb/build.sh)"
+elif run remove_readme_install; then
+    DEB_CT=$SRC/.build/deb/$(basename "$DEB")
+    check "package installs" package_installed "$DEB_CT"
+    check_after "package installs" "package: timer enabled and started by the install" timer_up
+    check_after "package installs" "package: the first tick, flavor not yet set, is a usage error" unit_ended_failed 2
+    check_after "package installs" "package: the command and its fork server from /usr/libexec" package_command
+    check_after "package installs" "package: man runner-metrics-extract" package_manual
+    run configure_defaults || not_ok "package: edit /etc/default/runner-metrics" "$(step_log)"
+    run layout_later pkg-1 2 || abort "lay out pkg-1" "$(step_log)"
+    log_at=$(size_of "$METRICS_LOG")
+    check_after "package installs" "package: a start succeeds" started_ok
+    check_after "package: a start succeeds" "package: result success, exit status 0" unit_ended 0
+    check_after "package: a start succeeds" "package: its lines" python3 "$HERE/runners.py" check-lines "$COPY$METRICS_LOG" "$log_at" "$STAGE/pkg-1.json"
+    check_after "package installs" "package upgrades over itself, settings kept" package_upgraded "$DEB_CT"
+    check_after "package installs" "package removal: programs and timer gone, settings and state kept" package_removed
+    check_after "package installs" "package purge: settings, state and textfile gone, logs and quarantine kept" package_purged
+else
+    not_ok "package: take the README's install away first" "$(step_log)"
 fi
 
 if [ "$failed" != 0 ]; then
