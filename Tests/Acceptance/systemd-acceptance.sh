@@ -228,13 +228,6 @@ package_installed() {
     [ "$(in_ct dpkg-query -W -f '${Status}' runner-metrics)" = "install ok installed" ]
 }
 
-# unit_ended_failed STATUS: the last run failed with STATUS (a usage error before the flavor is set).
-unit_ended_failed() {
-    wait_for 60 in_ct test -s "$RESULTS" || { echo "no run recorded within 60 s of the install"; return 1; }
-    [ "$(in_ct tail -n 1 "$RESULTS")" = "exit-code exited $1" ] || { echo "last run: $(in_ct tail -n 1 "$RESULTS")"; return 1; }
-    journal_tail 20 | grep -q -- "--flavor must not be empty" || { echo "no usage error in the journal"; return 1; }
-}
-
 package_command() {
     local real version want
     real=$(in_ct readlink -f /usr/bin/runner-metrics)
@@ -393,6 +386,9 @@ journal_tail() { in_ct journalctl -u runner-metrics.service -n "${1:-4}" --no-pa
 
 start_service() {
     in_ct rm -f "$RESULTS"
+    # The test starts the unit more often than any host does (and its timer drop-in ticks every
+    # 2 s): systemd's start limit (5 starts in 10 s) is not what is under test.
+    in_ct systemctl reset-failed runner-metrics.service 2>/dev/null || true
     CT_TIMEOUT=600 in_ct timeout 300 systemctl start runner-metrics.service
 }
 
@@ -627,7 +623,6 @@ elif run remove_readme_install; then
     DEB_CT=$SRC/.build/deb/$(basename "$DEB")
     check "package installs" package_installed "$DEB_CT"
     check_after "package installs" "package: timer enabled and started by the install" timer_up
-    check_after "package installs" "package: the first tick, flavor not yet set, is a usage error" unit_ended_failed 2
     check_after "package installs" "package: the command and its fork server from /usr/libexec" package_command
     check_after "package installs" "package: man runner-metrics-extract" package_manual
     run configure_defaults || not_ok "package: edit /etc/default/runner-metrics" "$(step_log)"
