@@ -3,23 +3,14 @@ import Glibc
 /// The whole `extract` invocation around one ExtractRun: lock, fork server, signals, summary.
 /// Shared by the CLI, the demo and the test probe so that all three run the same pipeline.
 public enum ExtractCommandRunner {
-    /// Exit status 75: another run holds the lock.
-    public static let lockedStatus: Int32 = 75
-
     public static func run(
         config: ExtractConfiguration, textfileDir: String?, diagnostics: Diagnostics, printJSON: Bool,
         printText: Bool = true, startServer: ((Double) throws -> ForkServer)? = nil
     ) -> Int32 {
         let lock: RunLock
-        do throws(RunLock.Failure) { lock = try RunLock(stateDir: config.stateDir, wait: config.lockWait) } catch {
-            switch error {
-            case .held:
-                diagnostics.emit(.warning, "another run holds \(config.stateDir)/lock; exiting 75")
-                return lockedStatus
-            case .system(let failure):
-                diagnostics.emit(.error, "lock: \(failure)")
-                return 1
-            }
+        switch RunLock.take(stateDir: config.stateDir, wait: config.lockWait, diagnostics: diagnostics) {
+        case .success(let taken): lock = taken
+        case .failure(let refusal): return refusal.status
         }
         defer { withExtendedLifetime(lock) {} }
         let server: ForkServer

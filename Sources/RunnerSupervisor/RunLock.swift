@@ -35,4 +35,28 @@ public final class RunLock {
     }
 
     deinit { close(fd) }
+
+    /// Takes the lock for a command (`extract`, `prune`), or says why it cannot on
+    /// `diagnostics` and returns the exit status: 75 when another run holds it (EX_TEMPFAIL:
+    /// the running one does the work), 1 on an error.
+    public static func take(stateDir: String, wait: Double, diagnostics: Diagnostics) -> Result<RunLock, Refusal> {
+        do throws(Failure) { return .success(try RunLock(stateDir: stateDir, wait: wait)) } catch {
+            switch error {
+            case .held:
+                diagnostics.emit(.warning, "another run holds \(stateDir)/lock; exiting \(lockedStatus)")
+                return .failure(Refusal(status: lockedStatus))
+            case .system(let failure):
+                diagnostics.emit(.error, "lock: \(failure)")
+                return .failure(Refusal(status: 1))
+            }
+        }
+    }
+
+    /// Exit status 75: another run holds the lock.
+    public static let lockedStatus: Int32 = 75
+
+    /// Why a command did not get the lock: the status it exits with.
+    public struct Refusal: Error, Sendable {
+        public let status: Int32
+    }
 }

@@ -30,15 +30,9 @@ struct Prune: ParsableCommand {
     func run() throws {
         let diagnostics = Diagnostics()
         let lock: RunLock
-        do throws(RunLock.Failure) { lock = try RunLock(stateDir: stateDir, wait: wait) } catch {
-            switch error {
-            case .held:
-                diagnostics.emit(.warning, "another run holds \(stateDir)/lock; exiting 75")
-                throw ExitCode(Exit.locked)
-            case .system(let failure):
-                diagnostics.emit(.error, "lock: \(failure)")
-                throw ExitCode(Exit.failure)
-            }
+        switch RunLock.take(stateDir: stateDir, wait: wait, diagnostics: diagnostics) {
+        case .success(let taken): lock = taken
+        case .failure(let refusal): throw ExitCode(refusal.status)
         }
         let report: QuarantineRetention.Report
         do throws(SystemError) {
