@@ -9,7 +9,9 @@ import Testing
         .deletingLastPathComponent().path
 
     /// `--version` and `version` print one line naming the version and the commit the binary
-    /// was built from (the checkout's HEAD: the tests run the binaries built from it).
+    /// was built from (the checkout's HEAD: the tests run the binaries built from it). `swift
+    /// test` alone does not run the BuildInfo prebuild command again, so after a commit it is
+    /// `swift build && swift test`, as the README says, that records the new HEAD.
     @Test func versionNamesTheCommitItWasBuiltFrom() throws {
         let head = try Tool.run("/usr/bin/git", ["-C", Self.packageRoot, "rev-parse", "--short=12", "HEAD"])
         #expect(head.status == 0, "\(head.stderr)")
