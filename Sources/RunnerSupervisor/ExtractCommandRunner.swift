@@ -21,7 +21,7 @@ public enum ExtractCommandRunner {
             return 1
         }
         Interrupt.install()
-        var summary = ExtractRun(config: config, server: server, diagnostics: diagnostics).run()
+        var summary = ExtractRun.perform(config: config, server: server, diagnostics: diagnostics)
         server.shutdown()
         // Still under the lock: no other run moves evidence in while retention looks.
         summary.quarantine = retention(config, diagnostics: diagnostics, errors: &summary.errors)

@@ -2,40 +2,65 @@ import Glibc
 import MetricsDecoding
 import WorkerProtocol
 
-/// One `extract` run: discover, run workers, make verdicts durable in batches, delete or
-/// quarantine. The only place that writes the metrics log, the audit log and the journal.
+/// One `extract` run, as stages whose values flow forward (Security/DURABILITY.md):
+///
+///     recover   finish what an earlier run left half done (Recovery.swift)
+///     discover  list the runner directory                    -> `Discovered`
+///     extract   a worker per runner, verdicts in batches       -> `[Pending]`
+///     commit    one batch: journal, metric lines, audit and quarantine -> what is durable
+///     delete    the durable runners, on the janitor's threads (Janitor.swift)
+///     finish    collect the deletions, fsync the directories, empty the journal
+///
+/// The only place that writes the metrics log, the audit log and the journal. Each stage
+/// reports what became of its runners through `RunSummary.record`, the one place they are
+/// counted.
 public final class ExtractRun {
     let config: ExtractConfiguration
     let server: ForkServer
     let diagnostics: Diagnostics
+    let journal: Journal
+    let metricsLog: AppendLog
+    let auditLog: AppendLog
     var summary = RunSummary()
-    var uniqueCounter = 0
+    /// Entries audited once and left in place (HeldRegistry.swift).
+    var registry: HeldRegistry
+    /// What the runner directory held when the run looked: discovery's listing, or before
+    /// discovery (recovery) one of its own, made when first needed.
+    var listing: RunnerListing?
     /// Records the next run's recovery still needs: intents whose lines may be out although
     /// their batch failed, and durable runners whose deletion could not be settled (audited)
     /// in this run because the journal failed.
     var outstanding: [Journal.Record] = []
-    /// Entries audited once and left in place (HeldRegistry.swift).
-    var registry: HeldRegistry!
-    /// d_ino of each valid runner-fs entry, from the run's listing (or recovery's own).
-    var listedInodes: [String: UInt64] = [:]
-    var runnerFSDevice: UInt64?
     /// Audit lines appended that no fsync has covered yet.
     var auditUnsynced = false
-    /// Deletes on its own thread (Janitor.swift).
-    let janitor = Janitor()
     /// The journal or the metrics log failed to take a batch. No later batch is attempted:
     /// after a failed fsync the kernel may report the next fsync of the same file as a success
     /// although the failed batch's pages never reached the disk. The run stops starting
     /// workers and keeps every runner not yet durable.
     var durabilityFailed = false
+    var uniqueCounter = 0
+    /// Deletes on its own threads (Janitor.swift).
+    let janitor = Janitor()
 
-    var journal: Journal!
-    var metricsLog: AppendLog!
-    var auditLog: AppendLog!
+    /// The runner directory's device and the inode of each valid name in it: how a held
+    /// entry is recognised (HeldRegistry.swift).
+    struct RunnerListing {
+        var device: UInt64?
+        var inodes: [String: UInt64] = [:]
 
-    /// The run's host directories, opened at discovery.
-    var directories: HostDirectories!
+        init(device: UInt64?, entries: [DiscoveredEntry]) {
+            self.device = device
+            for entry in entries { if let name = entry.name { inodes[name] = entry.inode } }
+        }
+    }
 
+    /// What discovery found: the open host directories, and the runners to extract in order.
+    struct Discovered {
+        let directories: HostDirectories
+        let names: [String]
+    }
+
+    /// A runner with its verdict, waiting for its batch.
     struct Pending {
         var location: RunnerLocation
         var verdict: RunnerVerdict
@@ -43,34 +68,40 @@ public final class ExtractRun {
         var facts: RunnerFacts? = nil
     }
 
-    public init(config: ExtractConfiguration, server: ForkServer, diagnostics: Diagnostics) {
-        self.config = config
-        self.server = server
-        self.diagnostics = diagnostics
-    }
-
-    public func run() -> RunSummary {
+    /// Runs one extraction. Nothing is touched when the state directory, the journal or a
+    /// log cannot be opened: the run reports the error and exits 1.
+    public static func perform(config: ExtractConfiguration, server: ForkServer, diagnostics: Diagnostics) -> RunSummary {
         let started = Sys.monotonicSeconds()
-        runSteps()
+        var summary: RunSummary
+        do throws(SystemError) {
+            summary = try ExtractRun(config: config, server: server, diagnostics: diagnostics).runStages()
+        } catch {
+            summary = RunSummary()
+            summary.errors += 1
+            diagnostics.emit(.error, error.description)
+        }
         summary.durationSeconds = Sys.monotonicSeconds() - started
         return summary
     }
 
-    private func runSteps() {
-        do throws(SystemError) {
-            try Sys.ensureDirectory(config.stateDir, mode: 0o700)
-            journal = try Journal(stateDir: config.stateDir)
-            metricsLog = try AppendLog(path: config.metricsLog, mode: 0o644)
-            auditLog = try AppendLog(path: config.auditLog, mode: 0o600)
-            registry = HeldRegistry(stateDir: config.stateDir)
-        } catch {
-            fail(error.description)
-            return
-        }
+    /// Opens what the run writes.
+    init(config: ExtractConfiguration, server: ForkServer, diagnostics: Diagnostics) throws(SystemError) {
+        self.config = config
+        self.server = server
+        self.diagnostics = diagnostics
+        try Sys.ensureDirectory(config.stateDir, mode: 0o700)
+        journal = try Journal(stateDir: config.stateDir)
+        metricsLog = try AppendLog(path: config.metricsLog, mode: 0o644)
+        auditLog = try AppendLog(path: config.auditLog, mode: 0o600)
+        registry = HeldRegistry(stateDir: config.stateDir)
+    }
+
+    private func runStages() -> RunSummary {
         recover()
-        guard let entries = discover() else { return }
-        process(entries)
+        guard let discovered = discover() else { return summary }
+        extract(discovered)
         finish()
+        return summary
     }
 
     /// Adds the wall time since `start` to a phase of `summary.phaseSeconds`.
@@ -89,7 +120,10 @@ public final class ExtractRun {
 
     // MARK: Discovery
 
-    func discover() -> [String]? {
+    /// Opens the host directories and lists the runners to extract: not those audited by an
+    /// earlier run (held), invalid names (audited once here, then held) or ignored ones.
+    func discover() -> Discovered? {
+        let directories: HostDirectories
         let entries: [DiscoveredEntry]
         do throws(SystemError) {
             guard let opened = try HostDirectories(runnerFSDir: config.runnerFSDir, imagesDir: config.imagesDir) else {
@@ -97,13 +131,13 @@ public final class ExtractRun {
                 return nil
             }
             directories = opened
-            runnerFSDevice = opened.runnerFSDevice
             entries = try Discovery.list(descriptor: opened.runnerFS, config.runnerFSDir)
         } catch {
             fail(error.description)
             return nil
         }
-        checkQuarantineLayout()
+        listing = RunnerListing(device: directories.runnerFSDevice, entries: entries)
+        checkQuarantineLayout(directories)
         registry.keepOnly(Set(entries.map(\.rawName)))
         // fsck's directory at the root of a filesystem: the runner-fs directory is a mount of
         // its own, and lost+found is the filesystem's, not a runner.
@@ -111,16 +145,14 @@ public final class ExtractRun {
         var names: [String] = []
         var invalid: [(entry: AuditEntry, held: HeldRegistry.Entry)] = []
         for entry in entries {
-            if let name = entry.name { listedInodes[name] = entry.inode }
             if filesystemRoot && entry.rawName == Self.lostAndFound { continue }
             if registry.match(entry.rawName, device: directories.runnerFSDevice, inode: entry.inode) != nil {
                 // Audited by an earlier run and still the same inode: counted, not touched.
-                summary.held += 1
+                summary.record(.heldEarlier)
                 continue
             }
             guard let name = entry.name else {
-                summary.skipped += 1
-                summary.held += 1
+                summary.record(.invalidName)
                 invalid.append((AuditEntry(
                     timestamp: Sys.wallSeconds(), runner: entry.displayName, flavor: config.flavor,
                     reason: .invalidRunnerName, detail: "name outside [A-Za-z0-9._-]{1,128}; not touched"),
@@ -129,7 +161,7 @@ public final class ExtractRun {
                 continue
             }
             if config.ignore.contains(name) {
-                summary.ignored += 1
+                summary.record(.ignored)
                 continue
             }
             names.append(name)
@@ -142,68 +174,70 @@ public final class ExtractRun {
                 registry.hold(item.held)
             } catch { fail("audit log: \(error)") }
         }
-        return names
+        return Discovered(directories: directories, names: names)
     }
 
     static let lostAndFound = Array("lost+found".utf8)
 
     // MARK: Workers
 
-    func process(_ names: [String]) {
-        var pending: [Pending] = []
+    /// Runs a worker per runner, up to `jobs` at a time, and commits their verdicts in batches
+    /// as they come in: a batch's runners are deleted while later workers still run.
+    func extract(_ discovered: Discovered) {
+        let names = discovered.names
+        var batch: [Pending] = []
         var cursor = 0
         var inFlight: [Int32: (name: String, facts: RunnerFacts)] = [:]
         var completed = 0
-        // The span from the first worker to the last verdict (flushes included).
+        // Opens runners until one goes to a worker; one the supervisor decides alone (not a
+        // directory, cannot be opened) joins the batch at once.
+        func nextJob() -> WorkerPool.Job? {
+            while cursor < names.count && !Interrupt.requested && !durabilityFailed {
+                let name = names[cursor]
+                cursor += 1
+                switch open(name, in: discovered.directories) {
+                case .worker(let source, let fd, let facts):
+                    inFlight[Int32(cursor)] = (name, facts)
+                    return (Int32(cursor), source, fd)
+                case .verdict(let verdict):
+                    batch.append(Pending(location: location(name), verdict: verdict))
+                }
+            }
+            return nil
+        }
+        // The span from the first worker to the last verdict (commits included).
         let workersStart = Sys.monotonicSeconds()
-        var workersEnd = 0.0
-        defer { summary.phaseSeconds["workers"] = workersEnd - workersStart }
         do throws(SystemError) {
             let pool = try WorkerPool(server: server, jobs: config.jobs, timeout: config.workerTimeout)
-            try pool.run(
-                next: {
-                    while cursor < names.count && !Interrupt.requested && !durabilityFailed {
-                        let name = names[cursor]
-                        cursor += 1
-                        switch open(name) {
-                        case .worker(let source, let fd, let facts):
-                            inFlight[Int32(cursor)] = (name, facts)
-                            return (Int32(cursor), source, fd)
-                        case .verdict(let verdict):
-                            pending.append(Pending(location: location(name), verdict: verdict))
-                        }
-                    }
-                    return nil
-                },
-                complete: { tag, outcome in
-                    guard let runner = inFlight.removeValue(forKey: tag) else { return }
-                    summary.workerSeconds.append(outcome.seconds)
-                    summary.workerMaxRSSKiB = max(summary.workerMaxRSSKiB, outcome.maxRSSKiB)
-                    pending.append(Pending(location: location(runner.name), verdict: VerdictClassifier.classify(outcome),
-                                           facts: runner.facts))
+            while let finished = try pool.step(next: nextJob, stopping: { Interrupt.requested || durabilityFailed }) {
+                for worker in finished {
+                    guard let runner = inFlight.removeValue(forKey: worker.tag) else { continue }
+                    summary.workerSeconds.append(worker.outcome.seconds)
+                    summary.workerMaxRSSKiB = max(summary.workerMaxRSSKiB, worker.outcome.maxRSSKiB)
+                    batch.append(Pending(location: location(runner.name), verdict: VerdictClassifier.classify(worker.outcome),
+                                         facts: runner.facts))
                     completed += 1
-                    if pending.count >= Self.batchLimit(config.batchSize, remaining: names.count - completed) {
-                        flush(pending)
-                        pending.removeAll(keepingCapacity: true)
-                    }
-                },
-                shouldStop: { Interrupt.requested || durabilityFailed }
-            )
-            workersEnd = Sys.monotonicSeconds()
+                }
+                if batch.count >= Self.batchLimit(config.batchSize, remaining: names.count - completed) {
+                    commit(batch, in: discovered.directories)
+                    batch.removeAll(keepingCapacity: true)
+                }
+            }
         } catch {
-            workersEnd = Sys.monotonicSeconds()
             fail("worker pool: \(error); the runners not finished are kept")
-            summary.kept += names.count - cursor + inFlight.count
+            summary.record(.kept(count: names.count - cursor + inFlight.count))
             cursor = names.count
         }
-        flush(pending)
+        summary.phaseSeconds["workers"] = Sys.monotonicSeconds() - workersStart
+        commit(batch, in: discovered.directories)
+        let notStarted = names.count - cursor
         if Interrupt.requested {
             summary.interrupted = true
-            summary.kept += names.count - cursor
-            diagnostics.emit(.warning, "interrupted: \(names.count - cursor) runners not started are kept")
+            summary.record(.kept(count: notStarted))
+            diagnostics.emit(.warning, "interrupted: \(notStarted) runners not started are kept")
         } else if durabilityFailed {
-            summary.kept += names.count - cursor
-            diagnostics.emit(.warning, "stopped after the failure above: \(names.count - cursor) runners not started are kept")
+            summary.record(.kept(count: notStarted))
+            diagnostics.emit(.warning, "stopped after the failure above: \(notStarted) runners not started are kept")
         }
     }
 
@@ -226,7 +260,7 @@ public final class ExtractRun {
     /// descriptor to the worker. After a reboot the directory is an empty, unmounted mount
     /// point and the image holds the data: the worker then gets the image, read-only, and
     /// reads it from userspace — the attacker's filesystem is never mounted on the host.
-    func open(_ name: String) -> Opened {
+    func open(_ name: String, in directories: HostDirectories) -> Opened {
         let fd = openat(directories.runnerFS, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         if fd < 0 {
             let code = errno
@@ -261,119 +295,138 @@ public final class ExtractRun {
         return "\(Int(Sys.wallSeconds()))-\(getpid())-\(uniqueCounter)"
     }
 
-    /// The per-batch protocol of Security/DURABILITY.md.
-    func flush(_ unordered: [Pending]) {
-        guard !unordered.isEmpty else { return }
-        if durabilityFailed {
-            summary.kept += unordered.count
-            return
-        }
-        // Workers finish in any order; lines go out in runner-name order within a batch so a
-        // run's output does not depend on scheduling.
-        let batch = unordered.sorted { $0.location.name < $1.location.name }
-        struct Issue { var location: RunnerLocation; var lines: String; var events: [MetricEvent]; var facts: RunnerFacts? }
+    /// A runner of a batch whose events go out.
+    struct Issue {
+        var location: RunnerLocation
+        var lines: String
+        var events: [MetricEvent]
+        var facts: RunnerFacts?
+    }
+
+    /// What one batch will do, decided before anything is written: every line in one buffer,
+    /// the journal records that announce them, the rejected runners to quarantine.
+    struct BatchPlan {
         var issues: [Issue] = []
         var quarantines: [Settlement] = []
         var records: [Journal.Record] = []
+        /// Every line of the batch, in order: written with one write(2).
+        var text: [UInt8] = []
+    }
 
+    /// The per-batch protocol of Security/DURABILITY.md: plan, journal, lines, quarantine,
+    /// then the durable runners go to the janitor.
+    func commit(_ batch: [Pending], in directories: HostDirectories) {
+        guard !batch.isEmpty else { return }
+        guard !durabilityFailed else {
+            summary.record(.kept(count: batch.count))
+            return
+        }
+        guard let plan = plan(batch) else { return }
+        guard let issued = makeDurable(plan) else { return }
+
+        let quarantineStart = Sys.monotonicSeconds()
+        settle(plan.quarantines, journaled: true)
+        account("quarantine", since: quarantineStart)
+
+        // Deleted on the janitor's threads, overlapping the next workers.
+        janitor.submit(issued.map { issue in
+            Janitor.Job(location: issue.location, lines: issue.lines, known: issue.facts.map { ($0, directories) })
+        })
+    }
+
+    /// Turns a batch's verdicts into lines, journal records and quarantines. Workers finish
+    /// in any order; lines go out in runner-name order within a batch, so a run's output does
+    /// not depend on scheduling. Nil when the metrics log cannot be opened (the batch is kept).
+    func plan(_ unordered: [Pending]) -> BatchPlan? {
+        let batch = unordered.sorted { $0.location.name < $1.location.name }
         let logState: (dev: UInt64, ino: UInt64, size: Int64)
         do throws(SystemError) { logState = try metricsLog.ensureCurrent() } catch {
             fail("metrics log: \(error)")
-            summary.kept += batch.count
+            summary.record(.kept(count: batch.count))
             durabilityFailed = true
-            return
+            return nil
         }
+        var plan = BatchPlan()
         var offset = logState.size
-        // Every line of the batch, in order: written with one write(2).
-        var text: [UInt8] = []
         for item in batch {
             let name = item.location.name
             switch item.verdict {
             case .kept(let why):
-                summary.kept += 1
+                summary.record(.kept(count: 1))
                 diagnostics.emit(.warning, "kept: \(why)", runner: name)
             case .valid(let record):
                 for file in record.emptyFiles.files {
-                    summary.emptyFiles[file, default: 0] += 1
+                    summary.record(.emptyFile(file))
                     diagnostics.emit(.warning, "\(file.rawValue) is empty (0 bytes): decided as absent, as upstream does", runner: name)
                 }
                 let events = MetricEvent.events(for: record)
-                let start = text.count
-                for event in events { event.appendLine(flavor: config.flavor, to: &text) }
-                let lines = String(decoding: text[start...], as: UTF8.self)
+                let start = plan.text.count
+                for event in events { event.appendLine(flavor: config.flavor, to: &plan.text) }
+                let lines = String(decoding: plan.text[start...], as: UTF8.self)
                 if !lines.isEmpty {
-                    records.append(.intent(name: name, dev: logState.dev, ino: logState.ino, offset: offset, lines: lines))
-                    offset += Int64(text.count - start)
+                    plan.records.append(.intent(name: name, dev: logState.dev, ino: logState.ino, offset: offset, lines: lines))
+                    offset += Int64(plan.text.count - start)
                 }
                 var facts = item.facts
                 facts?.files = RunnerFacts.Files(record)
-                issues.append(Issue(location: item.location, lines: lines, events: events, facts: facts))
+                plan.issues.append(Issue(location: item.location, lines: lines, events: events, facts: facts))
             case let .rejected(rejection, termination):
-                let suffix = uniqueSuffix()
-                let evidence = item.location.evidencePath(in: config.quarantineDir, unique: suffix)
+                let evidence = item.location.evidencePath(in: config.quarantineDir, unique: uniqueSuffix())
                 let entry = AuditEntry(timestamp: Sys.wallSeconds(), runner: name, flavor: config.flavor,
                                        reason: rejection.code, file: rejection.file, detail: rejection.detail,
                                        evidence: evidence, termination: termination)
-                records.append(.quarantine(name: name, evidence: evidence, auditLine: entry.jsonLine))
-                quarantines.append(Settlement(location: item.location, entry: entry, facts: item.facts))
+                plan.records.append(.quarantine(name: name, evidence: evidence, auditLine: entry.jsonLine))
+                plan.quarantines.append(Settlement(location: item.location, entry: entry, facts: item.facts))
             }
         }
+        return plan
+    }
+
+    /// Journals the plan (one fsync), then appends its lines (one write, one fsync): a runner
+    /// is deleted only after this. Returns the runners whose events are durable, or nil when
+    /// the journal failed and nothing of the batch happened. When the lines fail, the run
+    /// stops making batches durable, and its quarantines still go ahead (their records are
+    /// journaled).
+    func makeDurable(_ plan: BatchPlan) -> [Issue]? {
         let journalStart = Sys.monotonicSeconds()
         do throws(SystemError) {
-            try journal.append(records)
+            try journal.append(plan.records)
             try journal.sync()
             account("journal", since: journalStart)
         } catch {
             fail("journal: \(error); the batch is kept")
             durabilityFailed = true
-            summary.kept += issues.count + quarantines.count
-            return
+            summary.record(.kept(count: plan.issues.count + plan.quarantines.count))
+            return nil
         }
-
-        // 1. The batch's lines in one write, then one fsync. A runner is deleted only after this.
         let logStart = Sys.monotonicSeconds()
-        var issued: [Issue] = []
-        var written: [Journal.Record] = []
+        defer { account("metrics_log", since: logStart) }
         do throws(SystemError) {
-            if !text.isEmpty {
-                try metricsLog.append(text)
+            if !plan.text.isEmpty {
+                try metricsLog.append(plan.text)
                 try metricsLog.sync()
                 if !metricsLog.isCurrent() {
                     // Rotated between our check and the fsync: the lines went to the file
                     // logrotate took away. Write them again into the new file.
                     diagnostics.emit(.warning, "metrics log rotated during the write; writing the batch again")
                     try metricsLog.ensureCurrent()
-                    try metricsLog.append(text)
+                    try metricsLog.append(plan.text)
                     try metricsLog.sync()
                 }
-            }
-            issued = issues
-            for issue in issued {
-                issue.events.forEach { summary.count($0) }
-                if !issue.lines.isEmpty { written.append(.written(name: issue.location.name)) }
             }
         } catch {
             fail("metrics log: \(error); the batch's runners are kept for the next run")
             durabilityFailed = true
-            summary.kept += issues.count
+            summary.record(.kept(count: plan.issues.count))
             // The lines may already be readable in the page cache (and shipped) if the write
             // went through and the fsync failed: keep their intents, so the next run's
             // recovery looks for them in the log before extracting those runners again.
-            for record in records { if case .intent = record { outstanding.append(record) } }
+            for record in plan.records { if case .intent = record { outstanding.append(record) } }
+            return []
         }
-        try? journal.append(written)
-        account("metrics_log", since: logStart)
-
-        // 2. Quarantine: move the evidence, then audit it (Settlement.swift).
-        let quarantineStart = Sys.monotonicSeconds()
-        _ = settle(quarantines, journaled: true)
-        account("quarantine", since: quarantineStart)
-
-        // 3. Delete what is durable: on the janitor's thread, overlapping the next workers.
-        janitor.submit(issued.map { issue in
-            Janitor.Job(location: issue.location, lines: issue.lines,
-                        known: issue.facts.map { ($0, directories) })
-        })
+        for issue in plan.issues { summary.record(.issued(issue.events)) }
+        try? journal.append(plan.issues.filter { !$0.lines.isEmpty }.map { .written(name: $0.location.name) })
+        return plan.issues
     }
 
     /// Collects the janitor's deletions (all of them, after its thread ended). A tree that
@@ -387,7 +440,7 @@ public final class ExtractRun {
             if let error = result.error {
                 failed.append((undeletable(result.job.location, error, facts: result.job.known?.facts), result.job.lines))
             } else {
-                summary.deleted += 1
+                summary.record(.deleted)
                 done.append(.done(name: name))
             }
         }

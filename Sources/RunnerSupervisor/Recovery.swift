@@ -59,7 +59,7 @@ extension ExtractRun {
             guard !evidenceStays, (try? Sys.lstat(place.directoryPath)) ?? nil != nil else { continue }
             do throws(SystemError) {
                 try place.delete()
-                summary.deleted += 1
+                summary.record(.deleted)
             } catch {
                 failed.append((undeletable(place, error, facts: nil), lines))
             }

@@ -1,6 +1,26 @@
 import Glibc
 import MetricsDecoding
 
+/// What became of runners in a stage of a run (`RunSummary.record`).
+enum RunnerOutcome {
+    /// Not finished in this run (a failure, an interruption): left for the next one.
+    case kept(count: Int)
+    /// Named in the ignore file.
+    case ignored
+    /// A name outside the runner-name syntax: audited once, never touched.
+    case invalidName
+    /// Audited by an earlier run and still in place.
+    case heldEarlier
+    /// These events are in the metrics log, fsynced.
+    case issued([MetricEvent])
+    /// A 0-byte runner file, decided as absent.
+    case emptyFile(RunnerFile)
+    /// The runner's filesystem is gone.
+    case deleted
+    /// An audit line is out for the runner; `held`: its evidence stays where it was.
+    case audited(AuditReason, held: Bool)
+}
+
 /// What a run did, for `--json`, the human summary, the textfile and the exit status.
 public struct RunSummary: Sendable, Equatable {
     public var runnerInstalled = 0
@@ -42,11 +62,41 @@ public struct RunSummary: Sendable, Equatable {
         return 0
     }
 
-    mutating func count(_ event: MetricEvent) {
-        switch event {
-        case .runnerInstalled: runnerInstalled += 1
-        case .runnerStart: runnerStart += 1
-        case .runnerStop: runnerStop += 1
+    /// The one place a run's runners are counted: each stage reports what became of them.
+    mutating func record(_ outcome: RunnerOutcome) {
+        switch outcome {
+        case .kept(let count):
+            kept += count
+        case .ignored:
+            ignored += 1
+        case .invalidName:
+            skipped += 1
+            held += 1
+        case .heldEarlier:
+            held += 1
+        case .issued(let events):
+            for event in events {
+                switch event {
+                case .runnerInstalled: runnerInstalled += 1
+                case .runnerStart: runnerStart += 1
+                case .runnerStop: runnerStop += 1
+                }
+            }
+        case .emptyFile(let file):
+            emptyFiles[file, default: 0] += 1
+        case .deleted:
+            deleted += 1
+        case let .audited(reason, held):
+            switch reason {
+            case .rejected(let code):
+                quarantined += 1
+                quarantinedByReason[code, default: 0] += 1
+            case .undeletable:
+                undeletable += 1
+            case .pruned:
+                break  // retention's line (QuarantineRetention), never a runner's
+            }
+            if held { self.held += 1 }
         }
     }
 

@@ -69,19 +69,9 @@ extension ExtractRun {
             } catch {
                 fail("audit log: \(error)", runner: name)
             }
-            switch item.entry.reason {
-            case .rejected(let code):
-                summary.quarantined += 1
-                summary.quarantinedByReason[code, default: 0] += 1
-            case .undeletable:
-                summary.undeletable += 1
-            case .pruned:
-                break  // retention's line (QuarantineRetention), never a runner's settlement
-            }
-            if heldNames.contains(name) {
-                summary.held += 1
-                hold(name, reason: item.entry.reason.rawValue)
-            }
+            let held = heldNames.contains(name)
+            summary.record(.audited(item.entry.reason, held: held))
+            if held { hold(name, reason: item.entry.reason.rawValue) }
         }
         do throws(SystemError) {
             try auditLog.sync()
@@ -121,13 +111,11 @@ extension ExtractRun {
     /// Records `name` (a valid runner name) as held, by the inode its runner-fs entry has.
     /// Before discovery (recovery) the runner-fs directory is listed here, once.
     func hold(_ name: String, reason: String) {
-        if directories == nil && runnerFSDevice == nil {
-            runnerFSDevice = (try? Sys.lstat(config.runnerFSDir)).flatMap { $0 }.map { UInt64($0.st_dev) }
-            for entry in ((try? Discovery.list(config.runnerFSDir)) ?? nil) ?? [] {
-                if let valid = entry.name { listedInodes[valid] = entry.inode }
-            }
-        }
-        guard let inode = listedInodes[name], let device = runnerFSDevice else {
+        let listing = self.listing ?? RunnerListing(
+            device: (try? Sys.lstat(config.runnerFSDir)).flatMap { $0 }.map { UInt64($0.st_dev) },
+            entries: ((try? Discovery.list(config.runnerFSDir)) ?? nil) ?? [])
+        self.listing = listing
+        guard let inode = listing.inodes[name], let device = listing.device else {
             // Not in the listing (gone already): nothing to hold.
             return
         }
@@ -149,7 +137,7 @@ extension ExtractRun {
     /// Warns, once per run, when the quarantine directory is not on the mount of runner-fs or
     /// of the images directory: rename(2) cannot cross mounts (EXDEV), so rejected runners'
     /// evidence will be audited and held in place instead of moved (Security/AUDIT.md).
-    func checkQuarantineLayout() {
+    func checkQuarantineLayout(_ directories: HostDirectories) {
         var quarantine = config.quarantineDir
         var target = EntryIdentity.of(path: quarantine)
         if target == nil {

@@ -105,36 +105,44 @@ public final class WorkerPool {
         return (ends[0], ends[1])
     }
 
-    /// `next` returns the next job's tag, what kind of source it is and an open descriptor on it
-    /// (the pool closes it once the server holds its copy), or nil when there is no more work.
-    /// `complete` is called once per tag. `shouldStop` is polled between steps.
-    public func run(
-        next: () -> (tag: Int32, source: RunnerSource, descriptor: Int32)?,
-        complete: (Int32, WorkerOutcome) -> Void,
-        shouldStop: () -> Bool
-    ) throws(SystemError) {
-        var slots: [Slot] = []
-        var free = Array((0..<pipes.count).reversed())
-        var exhausted = false
-        // Finished slots of one pass, handed over after the refill (kept across passes).
-        var done: [Slot] = []
+    /// A job for a worker: its tag, what kind of source it is and an open descriptor on it
+    /// (the pool closes it once the server holds its copy).
+    public typealias Job = (tag: Int32, source: RunnerSource, descriptor: Int32)
+    /// A worker that finished, with what the supervisor saw of it.
+    public typealias Finished = (tag: Int32, outcome: WorkerOutcome)
+
+    /// The workers running now. The pool is stepped by its caller (`step`), so whatever the
+    /// caller does with a step's results (make a batch durable: two fsyncs) happens between
+    /// steps, in its own code, while the workers started by that step keep running.
+    private var slots: [Slot] = []
+    /// Places (indices into `pipes`) with no worker.
+    private lazy var free: [Int] = Array((0..<pipes.count).reversed())
+    /// `next` said there is no more work.
+    private var exhausted = false
+
+    /// Runs until at least one worker has finished, then starts the next workers in the freed
+    /// places and returns the finished ones (each tag exactly once over the pool's life).
+    /// Returns nil once no worker is running and `next` has nothing more. With `stopping`,
+    /// nothing new starts and every running worker is killed (its outcome is `interrupted`).
+    public func step(next: () -> Job?, stopping: () -> Bool) throws(SystemError) -> [Finished]? {
         while true {
-            let stopping = shouldStop()
-            if stopping {
+            let stop = stopping()
+            if stop {
                 for index in slots.indices where !slots[index].killRequested && !slots[index].finished {
                     try kill(&slots[index], Sys.monotonicSeconds())
                     slots[index].outcome.interrupted = true
                 }
+            } else {
+                try refill(next)
             }
-            if !stopping { try refill(&slots, &free, &exhausted, next) }
-            if slots.isEmpty { return }
+            if slots.isEmpty { return nil }
 
             if !slots.contains(where: \.finished) {
                 let now = Sys.monotonicSeconds()
                 var nearest = Double.infinity
                 for slot in slots { nearest = min(nearest, slot.killRequested ? slot.reportDeadline : slot.deadline) }
                 let wait = nearest.isFinite ? max(0, Int32(((nearest - now) * 1000).rounded(.up))) : -1
-                try pollOnce(&slots, timeout: wait)
+                try pollOnce(timeout: wait)
             }
             let after = Sys.monotonicSeconds()
             if slots.contains(where: { !$0.finished && after >= $0.reportDeadline }) {
@@ -142,16 +150,16 @@ public final class WorkerPool {
             }
             if slots.contains(where: { !$0.killRequested && !$0.finished && after >= $0.deadline }) {
                 // Before blaming a worker, take in every report already queued: a worker whose
-                // exit report is waiting (say, while the supervisor was busy making a batch
+                // exit report is waiting (say, while the caller was busy making a batch
                 // durable) has finished, however late we look at it.
-                while try pollOnce(&slots, timeout: 0) {}
+                while try pollOnce(timeout: 0) {}
                 for index in slots.indices where !slots[index].killRequested && !slots[index].finished
                     && after >= slots[index].deadline {
                     try kill(&slots[index], after)
                     slots[index].outcome.timedOut = true
                 }
             }
-            done.removeAll(keepingCapacity: true)
+            var done: [Finished] = []
             var index = 0
             while index < slots.count {
                 guard slots[index].finished else { index += 1; continue }
@@ -160,21 +168,25 @@ public final class WorkerPool {
                 try drain(pipes[slot.place].read, into: &slot.outcome)
                 slot.outcome.seconds = after - slot.started
                 free.append(slot.place)
-                done.append(slot)
+                done.append((slot.tag, slot.outcome))
             }
-            // The freed places get their next workers before the verdicts are handed over:
-            // `complete` may make a batch durable (two fsyncs), and the workers then run
-            // meanwhile instead of waiting for it.
-            if !shouldStop() { try refill(&slots, &free, &exhausted, next) }
-            for slot in done { complete(slot.tag, slot.outcome) }
+            guard !done.isEmpty else { continue }
+            // The freed places get their next workers before the results are handed over, so
+            // they run while the caller makes a batch durable instead of waiting for it.
+            if !stopping() { try refill(next) }
+            return done
+        }
+    }
+
+    /// Every job `next` gives, to the end: `complete` once per tag.
+    public func run(next: () -> Job?, complete: (Int32, WorkerOutcome) -> Void, shouldStop: () -> Bool) throws(SystemError) {
+        while let finished = try step(next: next, stopping: shouldStop) {
+            for worker in finished { complete(worker.tag, worker.outcome) }
         }
     }
 
     /// Starts workers in the free places until there is no more work.
-    private func refill(
-        _ slots: inout [Slot], _ free: inout [Int], _ exhausted: inout Bool,
-        _ next: () -> (tag: Int32, source: RunnerSource, descriptor: Int32)?
-    ) throws(SystemError) {
+    private func refill(_ next: () -> Job?) throws(SystemError) {
         while !exhausted, let place = free.last {
             guard let job = next() else { exhausted = true; break }
             free.removeLast()
@@ -192,13 +204,13 @@ public final class WorkerPool {
     /// Waits up to `timeout` ms for the fork server and applies one packet of reports.
     /// Returns whether there was one.
     @discardableResult
-    private func pollOnce(_ slots: inout [Slot], timeout: Int32) throws(SystemError) -> Bool {
+    private func pollOnce(timeout: Int32) throws(SystemError) -> Bool {
         var ready = pollfd(fd: server.socket, events: Int16(POLLIN), revents: 0)
         let n = poll(&ready, 1, timeout)
         if n < 0 && errno != EINTR { throw SystemError("poll") }
         guard n > 0 else { return false }
         guard let messages = try server.receive() else { throw SystemError("fork server exited", EPIPE) }
-        for message in messages { apply(message, to: &slots) }
+        for message in messages { apply(message) }
         return true
     }
 
@@ -239,7 +251,7 @@ public final class WorkerPool {
         }
     }
 
-    private func apply(_ message: ForkServerMessage, to slots: inout [Slot]) {
+    private func apply(_ message: ForkServerMessage) {
         guard let index = slots.firstIndex(where: { $0.tag == message.tag }) else { return }
         switch message.kind {
         case .started:
