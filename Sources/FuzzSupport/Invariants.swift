@@ -131,13 +131,13 @@ public func checkEvents(_ record: RunnerRecord, source: StaticString = #file, li
         switch event {
         case let .runnerInstalled(timestamp, _):
             check(number("timestamp") == timestamp, "runner_installed timestamp does not read back", file: source, line: line)
-        case let .runnerStart(timestamp, workflow, repo, githubEvent, _):
+        case let .runnerStart(timestamp, workflow, repo, githubEvent, _, _):
             check(number("timestamp") == timestamp, "runner_start timestamp does not read back", file: source, line: line)
             check(string("workflow").map { same($0, workflow) } == true, "workflow does not read back", file: source, line: line)
             check(string("repo").map { same($0, repo) } == true, "repo does not read back", file: source, line: line)
             check(string("github_event").map { same($0, githubEvent) } == true, "github_event does not read back",
                   file: source, line: line)
-        case let .runnerStop(timestamp, workflow, _, _, status, code, _):
+        case let .runnerStop(timestamp, workflow, _, _, status, code, _, _):
             check(number("timestamp") == timestamp, "runner_stop timestamp does not read back", file: source, line: line)
             check(string("workflow").map { same($0, workflow) } == true, "workflow does not read back", file: source, line: line)
             check(string("status").map { same($0, status.rawValue) } == true, "status does not read back", file: source, line: line)

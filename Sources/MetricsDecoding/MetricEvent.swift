@@ -21,11 +21,25 @@ public struct Clamped: Equatable, Sendable {
     }
 }
 
+/// What the GitHub API told of a runner's job (later upstream's enrichment): `queue_duration`
+/// on runner_start, `job_conclusion` on runner_stop when the API gave one.
+public struct GitHubJob: Equatable, Sendable {
+    /// `started_at - created_at`, clamped at 0.
+    public var queueDuration: Clamped
+    public var conclusion: JobConclusion?
+
+    public init(queueDuration: Clamped, conclusion: JobConclusion?) {
+        self.queueDuration = queueDuration
+        self.conclusion = conclusion
+    }
+}
+
 public enum MetricEvent: Equatable, Sendable {
     case runnerInstalled(timestamp: Double, duration: Clamped)
-    case runnerStart(timestamp: Double, workflow: String, repo: String, githubEvent: String, idle: Clamped)
+    case runnerStart(timestamp: Double, workflow: String, repo: String, githubEvent: String, idle: Clamped,
+                     queueDuration: Clamped? = nil)
     case runnerStop(timestamp: Double, workflow: String, repo: String, githubEvent: String,
-                    status: JobStatus, statusInfoCode: Int32?, jobDuration: Clamped)
+                    status: JobStatus, statusInfoCode: Int32?, jobDuration: Clamped, jobConclusion: JobConclusion? = nil)
 
     public var name: String {
         switch self {
@@ -37,8 +51,9 @@ public enum MetricEvent: Equatable, Sendable {
 
     /// Upstream's decisions: nothing without the installed timestamp; RunnerInstalled when
     /// the installation start is known too; RunnerStart with a pre-job file; RunnerStop
-    /// with both pre-job and post-job files. Always in that order.
-    public static func events(for record: RunnerRecord) -> [MetricEvent] {
+    /// with both pre-job and post-job files. Always in that order. `job`: what the GitHub API
+    /// said of the runner's job, if it was asked and answered.
+    public static func events(for record: RunnerRecord, job: GitHubJob? = nil) -> [MetricEvent] {
         guard let installed = record.installed else { return [] }
         var events: [MetricEvent] = []
         if let start = record.installationStart {
@@ -46,12 +61,14 @@ public enum MetricEvent: Equatable, Sendable {
         }
         if let pre = record.preJob {
             events.append(.runnerStart(timestamp: pre.timestamp, workflow: pre.workflow, repo: pre.repository,
-                                       githubEvent: pre.event, idle: .difference(pre.timestamp, installed)))
+                                       githubEvent: pre.event, idle: .difference(pre.timestamp, installed),
+                                       queueDuration: job?.queueDuration))
             if let post = record.postJob {
                 events.append(.runnerStop(timestamp: post.timestamp, workflow: pre.workflow, repo: pre.repository,
                                           githubEvent: pre.event, status: post.status,
                                           statusInfoCode: post.statusInfoCode,
-                                          jobDuration: .difference(post.timestamp, pre.timestamp)))
+                                          jobDuration: .difference(post.timestamp, pre.timestamp),
+                                          jobConclusion: job?.conclusion))
             }
         }
         return events
@@ -72,12 +89,16 @@ public enum MetricEvent: Equatable, Sendable {
             Self.appendHead(timestamp, name, flavor, to: &out)
             PythonJSON.append(", \"duration\": ", to: &out)
             duration.append(to: &out)
-        case let .runnerStart(timestamp, workflow, repo, githubEvent, idle):
+        case let .runnerStart(timestamp, workflow, repo, githubEvent, idle, queueDuration):
             Self.appendHead(timestamp, name, flavor, to: &out)
             Self.appendJob(workflow, repo, githubEvent, to: &out)
             PythonJSON.append(", \"idle\": ", to: &out)
             idle.append(to: &out)
-        case let .runnerStop(timestamp, workflow, repo, githubEvent, status, statusInfoCode, jobDuration):
+            if let queueDuration {
+                PythonJSON.append(", \"queue_duration\": ", to: &out)
+                queueDuration.append(to: &out)
+            }
+        case let .runnerStop(timestamp, workflow, repo, githubEvent, status, statusInfoCode, jobDuration, jobConclusion):
             Self.appendHead(timestamp, name, flavor, to: &out)
             Self.appendJob(workflow, repo, githubEvent, to: &out)
             Self.appendMember(", \"status\": ", status.rawValue, to: &out)
@@ -88,6 +109,7 @@ public enum MetricEvent: Equatable, Sendable {
             }
             PythonJSON.append(", \"job_duration\": ", to: &out)
             jobDuration.append(to: &out)
+            if let jobConclusion { Self.appendMember(", \"job_conclusion\": ", jobConclusion.rawValue, to: &out) }
         }
         PythonJSON.append("}\n", to: &out)
     }
@@ -118,11 +140,11 @@ public enum MetricEvent: Equatable, Sendable {
         switch (lhs, rhs) {
         case let (.runnerInstalled(t1, d1), .runnerInstalled(t2, d2)):
             return t1 == t2 && d1 == d2
-        case let (.runnerStart(t1, w1, r1, e1, i1), .runnerStart(t2, w2, r2, e2, i2)):
-            return t1 == t2 && exactlyEqual(w1, w2) && exactlyEqual(r1, r2) && exactlyEqual(e1, e2) && i1 == i2
-        case let (.runnerStop(t1, w1, r1, e1, s1, c1, j1), .runnerStop(t2, w2, r2, e2, s2, c2, j2)):
+        case let (.runnerStart(t1, w1, r1, e1, i1, q1), .runnerStart(t2, w2, r2, e2, i2, q2)):
+            return t1 == t2 && exactlyEqual(w1, w2) && exactlyEqual(r1, r2) && exactlyEqual(e1, e2) && i1 == i2 && q1 == q2
+        case let (.runnerStop(t1, w1, r1, e1, s1, c1, j1, k1), .runnerStop(t2, w2, r2, e2, s2, c2, j2, k2)):
             return t1 == t2 && exactlyEqual(w1, w2) && exactlyEqual(r1, r2) && exactlyEqual(e1, e2)
-                && s1 == s2 && c1 == c2 && j1 == j2
+                && s1 == s2 && c1 == c2 && j1 == j2 && k1 == k2
         default:
             return false
         }

@@ -20,8 +20,26 @@ public enum ExtractCommandRunner {
             diagnostics.emit(.error, "cannot start the worker fork server: \(error)")
             return 1
         }
+        // The GitHub API process, when enrichment is on. If it cannot be started (say, the
+        // token file is not root's), the run still extracts and issues every runner, without
+        // the API's fields, and exits 1 so that someone looks.
+        var enricherFailed = false
+        let enricher: GitHubEnricher?
+        if let github = config.github {
+            do {
+                enricher = try GitHubEnricher(settings: github)
+            } catch {
+                diagnostics.emit(.error, "GitHub API: \(error); events are issued without queue_duration and job_conclusion")
+                enricher = nil
+                enricherFailed = true
+            }
+        } else {
+            enricher = nil
+        }
         Interrupt.install()
-        var summary = ExtractRun.perform(config: config, server: server, diagnostics: diagnostics)
+        var summary = ExtractRun.perform(config: config, server: server, enricher: enricher, diagnostics: diagnostics)
+        enricher?.finish()
+        if enricherFailed { summary.errors += 1 }
         server.shutdown()
         // Still under the lock: no other run moves evidence in while retention looks.
         summary.quarantine = retention(config, diagnostics: diagnostics, errors: &summary.errors)

@@ -17,6 +17,9 @@ public struct ExtractConfiguration: Sendable {
     /// Quarantined evidence older than this many seconds is removed at the end of the run
     /// (QuarantineRetention); nil keeps it until someone removes it.
     public var quarantineRetentionSeconds: Double? = nil
+    /// Enrichment from the GitHub API (`queue_duration`, `job_conclusion`); nil: off, the
+    /// default, and nothing of the network is used.
+    public var github: GitHubSettings? = nil
 
     public init(flavor: String) { self.flavor = flavor }
 }

@@ -7,6 +7,7 @@ import WorkerProtocol
 ///     recover   finish what an earlier run left half done (Recovery.swift)
 ///     discover  list the runner directory                    -> `Discovered`
 ///     extract   a worker per runner, verdicts in batches       -> `[Pending]`
+///     enrich    what the GitHub API says of their jobs, if on  -> `[runner: EnrichmentResult]`
 ///     commit    one batch: journal, metric lines, audit and quarantine -> what is durable
 ///     delete    the durable runners, on the janitor's threads (Janitor.swift)
 ///     finish    collect the deletions, fsync the directories, empty the journal
@@ -18,6 +19,8 @@ public final class ExtractRun {
     let config: ExtractConfiguration
     let server: ForkServer
     let diagnostics: Diagnostics
+    /// Asks the GitHub API about issued runners' jobs (nil: enrichment is off).
+    let enricher: GitHubEnricher?
     let journal: Journal
     let metricsLog: AppendLog
     let auditLog: AppendLog
@@ -70,11 +73,12 @@ public final class ExtractRun {
 
     /// Runs one extraction. Nothing is touched when the state directory, the journal or a
     /// log cannot be opened: the run reports the error and exits 1.
-    public static func perform(config: ExtractConfiguration, server: ForkServer, diagnostics: Diagnostics) -> RunSummary {
+    public static func perform(config: ExtractConfiguration, server: ForkServer, enricher: GitHubEnricher? = nil,
+                               diagnostics: Diagnostics) -> RunSummary {
         let started = Sys.monotonicSeconds()
         var summary: RunSummary
         do throws(SystemError) {
-            summary = try ExtractRun(config: config, server: server, diagnostics: diagnostics).runStages()
+            summary = try ExtractRun(config: config, server: server, enricher: enricher, diagnostics: diagnostics).runStages()
         } catch {
             summary = RunSummary()
             summary.errors += 1
@@ -85,9 +89,10 @@ public final class ExtractRun {
     }
 
     /// Opens what the run writes.
-    init(config: ExtractConfiguration, server: ForkServer, diagnostics: Diagnostics) throws(SystemError) {
+    init(config: ExtractConfiguration, server: ForkServer, enricher: GitHubEnricher?, diagnostics: Diagnostics) throws(SystemError) {
         self.config = config
         self.server = server
+        self.enricher = enricher
         self.diagnostics = diagnostics
         try Sys.ensureDirectory(config.stateDir, mode: 0o700)
         journal = try Journal(stateDir: config.stateDir)
@@ -295,12 +300,35 @@ public final class ExtractRun {
         return "\(Int(Sys.wallSeconds()))-\(getpid())-\(uniqueCounter)"
     }
 
+    /// Asks the GitHub API process about the job of each runner that gets a runner_start (the
+    /// installed timestamp and pre-job metrics), as later upstream does. The process is bounded
+    /// per request and per run (GitHubEnrichment.swift), so a slow or dead API delays this
+    /// batch's deletions by at most the run's budget, and its runners are issued either way.
+    func enrich(_ batch: [Pending]) -> [String: EnrichmentResult] {
+        guard let enricher else { return [:] }
+        var requests: [EnrichmentRequest] = []
+        for item in batch {
+            guard case .valid(let record) = item.verdict, record.installed != nil, let pre = record.preJob else { continue }
+            requests.append(EnrichmentRequest(runner: item.location.name, repository: pre.repository,
+                                              workflowRunID: pre.workflowRunID))
+        }
+        guard !requests.isEmpty else { return [:] }
+        let start = Sys.monotonicSeconds()
+        defer { account("github", since: start) }
+        var results: [String: EnrichmentResult] = [:]
+        for (request, result) in zip(requests, enricher.enrich(requests)) { results[request.runner] = result }
+        for request in requests where results[request.runner] == nil { results[request.runner] = .failed(.processFailed) }
+        return results
+    }
+
     /// A runner of a batch whose events go out.
     struct Issue {
         var location: RunnerLocation
         var lines: String
         var events: [MetricEvent]
         var facts: RunnerFacts?
+        /// What the GitHub API said (nil: not asked).
+        var enrichment: EnrichmentResult?
     }
 
     /// What one batch will do, decided before anything is written: every line in one buffer,
@@ -321,7 +349,7 @@ public final class ExtractRun {
             summary.record(.kept(count: batch.count))
             return
         }
-        guard let plan = plan(batch) else { return }
+        guard let plan = plan(batch, jobs: enrich(batch)) else { return }
         guard let issued = makeDurable(plan) else { return }
 
         let quarantineStart = Sys.monotonicSeconds()
@@ -336,8 +364,11 @@ public final class ExtractRun {
 
     /// Turns a batch's verdicts into lines, journal records and quarantines. Workers finish
     /// in any order; lines go out in runner-name order within a batch, so a run's output does
-    /// not depend on scheduling. Nil when the metrics log cannot be opened (the batch is kept).
-    func plan(_ unordered: [Pending]) -> BatchPlan? {
+    /// not depend on scheduling. The lines carry the enrichment, so the journal's intent holds
+    /// exactly the bytes that go out: recovery finds them in the log or issues the runner
+    /// afresh, never both with and without the API's fields. Nil when the metrics log cannot
+    /// be opened (the batch is kept).
+    func plan(_ unordered: [Pending], jobs: [String: EnrichmentResult]) -> BatchPlan? {
         let batch = unordered.sorted { $0.location.name < $1.location.name }
         let logState: (dev: UInt64, ino: UInt64, size: Int64)
         do throws(SystemError) { logState = try metricsLog.ensureCurrent() } catch {
@@ -359,7 +390,13 @@ public final class ExtractRun {
                     summary.record(.emptyFile(file))
                     diagnostics.emit(.warning, "\(file.rawValue) is empty (0 bytes): decided as absent, as upstream does", runner: name)
                 }
-                let events = MetricEvent.events(for: record)
+                let enrichment = jobs[name]
+                let job: GitHubJob?
+                switch enrichment {
+                case let .enriched(queueDuration, conclusion)?: job = GitHubJob(queueDuration: queueDuration, conclusion: conclusion)
+                case .failed?, nil: job = nil
+                }
+                let events = MetricEvent.events(for: record, job: job)
                 let start = plan.text.count
                 for event in events { event.appendLine(flavor: config.flavor, to: &plan.text) }
                 let lines = String(decoding: plan.text[start...], as: UTF8.self)
@@ -369,7 +406,8 @@ public final class ExtractRun {
                 }
                 var facts = item.facts
                 facts?.files = RunnerFacts.Files(record)
-                plan.issues.append(Issue(location: item.location, lines: lines, events: events, facts: facts))
+                plan.issues.append(Issue(location: item.location, lines: lines, events: events, facts: facts,
+                                         enrichment: enrichment))
             case let .rejected(rejection, termination):
                 let evidence = item.location.evidencePath(in: config.quarantineDir, unique: uniqueSuffix())
                 let entry = AuditEntry(timestamp: Sys.wallSeconds(), runner: name, flavor: config.flavor,
@@ -424,7 +462,10 @@ public final class ExtractRun {
             for record in plan.records { if case .intent = record { outstanding.append(record) } }
             return []
         }
-        for issue in plan.issues { summary.record(.issued(issue.events)) }
+        for issue in plan.issues {
+            summary.record(.issued(issue.events))
+            if let enrichment = issue.enrichment { summary.record(.enrichment(enrichment)) }
+        }
         try? journal.append(plan.issues.filter { !$0.lines.isEmpty }.map { .written(name: $0.location.name) })
         return plan.issues
     }

@@ -19,6 +19,8 @@ enum RunnerOutcome {
     case deleted
     /// An audit line is out for the runner; `held`: its evidence stays where it was.
     case audited(AuditReason, held: Bool)
+    /// The runner's events went out with what the GitHub API said, or without it and why.
+    case enrichment(EnrichmentResult)
 }
 
 /// What a run did, for `--json`, the human summary, the textfile and the exit status.
@@ -42,6 +44,11 @@ public struct RunSummary: Sendable, Equatable {
     public var quarantinedByReason: [ReasonCode: Int] = [:]
     /// 0-byte runner files, decided as absent (upstream's writers leave them when jq fails).
     public var emptyFiles: [RunnerFile: Int] = [:]
+    /// Runners issued with the GitHub API's `queue_duration` (and `job_conclusion`).
+    public var githubEnriched = 0
+    /// Runners the API was asked about and issued without its fields, by why.
+    public var githubFailures: [EnrichmentFailure: Int] = [:]
+    public var githubUnenriched: Int { githubFailures.values.reduce(0, +) }
     public var workerSeconds: [Double] = []
     /// Peak resident set of any worker, KiB.
     public var workerMaxRSSKiB = 0
@@ -97,6 +104,10 @@ public struct RunSummary: Sendable, Equatable {
                 break  // retention's line (QuarantineRetention), never a runner's
             }
             if held { self.held += 1 }
+        case .enrichment(.enriched):
+            githubEnriched += 1
+        case .enrichment(.failed(let failure)):
+            githubFailures[failure, default: 0] += 1
         }
     }
 
@@ -106,12 +117,16 @@ public struct RunSummary: Sendable, Equatable {
             ("deleted", deleted), ("quarantined", quarantined), ("ignored", ignored), ("skipped", skipped),
             ("kept", kept), ("errors", errors), ("empty_files", emptyFiles.values.reduce(0, +)),
             ("held", held), ("undeletable", undeletable), ("pruned", quarantine.pruned),
-            ("quarantine_entries", quarantine.entries),
+            ("quarantine_entries", quarantine.entries), ("github_enriched", githubEnriched),
+            ("github_unenriched", githubUnenriched),
         ]
         var members = fields.map { ($0.0, String($0.1)) }
         let reasons = quarantinedByReason.sorted { $0.key.rawValue < $1.key.rawValue }
             .map { (JSONText.string($0.key.rawValue), String($0.value)) }
         members.append(("quarantined_by_reason", "{" + reasons.map { "\($0.0): \($0.1)" }.joined(separator: ", ") + "}"))
+        let failures = githubFailures.sorted { $0.key.rawValue < $1.key.rawValue }
+            .map { "\(JSONText.string($0.key.rawValue)): \($0.value)" }
+        members.append(("github_failures_by_kind", "{" + failures.joined(separator: ", ") + "}"))
         members.append(("duration_seconds", String(durationSeconds)))
         members.append(("worker_p50_seconds", String(workerPercentile(0.50))))
         members.append(("worker_p99_seconds", String(workerPercentile(0.99))))
@@ -139,6 +154,11 @@ public struct RunSummary: Sendable, Equatable {
         let empty = emptyFiles.values.reduce(0, +)
         if empty > 0 { out += "empty files (decided as absent): \(empty)\n" }
         if undeletable > 0 { out += "undeletable: \(undeletable) (events issued; quarantined or held, audited)\n" }
+        if githubEnriched + githubUnenriched > 0 {
+            out += "github api: \(githubEnriched) enriched, \(githubUnenriched) without its fields"
+            let kinds = githubFailures.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }
+            out += kinds.isEmpty ? "\n" : " (" + kinds.joined(separator: ", ") + ")\n"
+        }
         if held > 0 { out += "held: \(held) (audited earlier or now, left in place; see the audit log)\n" }
         if quarantine.pruned > 0 || quarantine.failed > 0 {
             out += "quarantine retention: \(quarantine.pruned) removed, \(quarantine.failed) could not be removed\n"

@@ -25,6 +25,8 @@ public enum Textfile {
         add("pruned", Double(summary.quarantine.pruned))
         add("errors", Double(summary.errors))
         add("runs", 1)
+        add("github|enriched", Double(summary.githubEnriched))
+        for failure in EnrichmentFailure.allCases { add("github_failed|\(failure.rawValue)", Double(summary.githubFailures[failure] ?? 0)) }
         for file in RunnerFile.allCases { add("empty|\(file.rawValue)", Double(summary.emptyFiles[file] ?? 0)) }
         for reason in ReasonCode.allCases { add("quarantined|\(reason.rawValue)", Double(summary.quarantinedByReason[reason] ?? 0)) }
         for bound in buckets { add("latency_bucket|\(bound)", Double(summary.workerSeconds.filter { $0 <= bound }.count)) }
@@ -74,6 +76,14 @@ public enum Textfile {
         out += "runner_metrics_quarantine_image_bytes \(summary.quarantine.imageBytes)\n"
         family("runner_metrics_quarantine_pruned_total", "counter", "Evidence entries removed by quarantine retention (each audited as pruned).")
         out += "runner_metrics_quarantine_pruned_total \(value("pruned"))\n"
+        family("runner_metrics_github_enriched_total", "counter",
+               "Runners issued with the GitHub API's queue_duration and job_conclusion (--github-token-file).")
+        out += "runner_metrics_github_enriched_total \(value("github|enriched"))\n"
+        family("runner_metrics_github_unenriched_total", "counter",
+               "Runners the GitHub API was asked about and issued without its fields, by why.")
+        for failure in EnrichmentFailure.allCases {
+            out += "runner_metrics_github_unenriched_total{kind=\"\(failure.rawValue)\"} \(value("github_failed|\(failure.rawValue)"))\n"
+        }
         family("runner_metrics_errors_total", "counter", "Operational errors.")
         out += "runner_metrics_errors_total \(value("errors"))\n"
         family("runner_metrics_runs_total", "counter", "Completed extract runs.")

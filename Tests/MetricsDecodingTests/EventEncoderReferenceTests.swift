@@ -98,9 +98,9 @@ enum ReferenceEncoder {
         case let .runnerInstalled(t, d):
             members = [("timestamp", floatRepr(t)), ("event", string(event.name)), ("flavor", string(flavor)),
                        ("duration", clamped(d))]
-        case let .runnerStart(t, w, r, e, idle):
+        case let .runnerStart(t, w, r, e, idle, _):
             members = job(t, w, r, e) + [("idle", clamped(idle))]
-        case let .runnerStop(t, w, r, e, status, code, duration):
+        case let .runnerStop(t, w, r, e, status, code, duration, _):
             members = job(t, w, r, e) + [("status", string(status.rawValue))]
             if let code { members.append(("status_info", "{\"code\": \(code)}")) }
             members.append(("job_duration", clamped(duration)))

@@ -27,6 +27,35 @@ struct EventLineTests {
         ])
     }
 
+    /// The issue's example lines (later upstream with the GitHub API answering): queue_duration
+    /// right after idle, job_conclusion right after job_duration, both floats and strings as
+    /// json.dumps writes them.
+    @Test func gitHubFieldsFollowIdleAndJobDuration() {
+        let pre = PreJobMetrics(workflow: "CI", repository: "octo/app", event: "push", timestamp: 1_700_000_030,
+                                workflowRunID: "42")
+        let record = RunnerRecord(installed: 1_700_000_000, preJob: pre,
+                                  postJob: PostJobMetrics(timestamp: 1_700_000_330, status: .abnormal, statusInfoCode: 1))
+        let job = GitHubJob(queueDuration: .difference(12.5, 0), conclusion: .success)
+        #expect(MetricEvent.events(for: record, job: job).map { $0.jsonLine(flavor: "small") } == [
+            #"{"timestamp": 1700000030.0, "event": "runner_start", "flavor": "small", "workflow": "CI", "repo": "octo/app", "github_event": "push", "idle": 30.0, "queue_duration": 12.5}"# + "\n",
+            #"{"timestamp": 1700000330.0, "event": "runner_stop", "flavor": "small", "workflow": "CI", "repo": "octo/app", "github_event": "push", "status": "abnormal", "status_info": {"code": 1}, "job_duration": 300.0, "job_conclusion": "success"}"# + "\n",
+        ])
+        // A null conclusion leaves job_conclusion out; a whole or clamped queue time is a float.
+        let unconcluded = GitHubJob(queueDuration: .difference(7, 0), conclusion: nil)
+        #expect(MetricEvent.events(for: record, job: unconcluded).map { $0.jsonLine(flavor: "small") } == [
+            #"{"timestamp": 1700000030.0, "event": "runner_start", "flavor": "small", "workflow": "CI", "repo": "octo/app", "github_event": "push", "idle": 30.0, "queue_duration": 7.0}"# + "\n",
+            #"{"timestamp": 1700000330.0, "event": "runner_stop", "flavor": "small", "workflow": "CI", "repo": "octo/app", "github_event": "push", "status": "abnormal", "status_info": {"code": 1}, "job_duration": 300.0}"# + "\n",
+        ])
+        let negative = GitHubJob(queueDuration: .difference(-3, 0), conclusion: .timedOut)
+        #expect(MetricEvent.events(for: record, job: negative).map { $0.jsonLine(flavor: "small") } == [
+            #"{"timestamp": 1700000030.0, "event": "runner_start", "flavor": "small", "workflow": "CI", "repo": "octo/app", "github_event": "push", "idle": 30.0, "queue_duration": 0.0}"# + "\n",
+            #"{"timestamp": 1700000330.0, "event": "runner_stop", "flavor": "small", "workflow": "CI", "repo": "octo/app", "github_event": "push", "status": "abnormal", "status_info": {"code": 1}, "job_duration": 300.0, "job_conclusion": "timed_out"}"# + "\n",
+        ])
+        // No job facts: exactly today's lines.
+        #expect(MetricEvent.events(for: record, job: nil) == MetricEvent.events(for: record))
+        #expect(!MetricEvent.events(for: record).map { $0.jsonLine(flavor: "s") }.joined().contains("queue_duration"))
+    }
+
     @Test func statusInfoAbsentIsLeftOut() {
         let record = RunnerRecord(installed: 1_700_000_000, preJob: pre,
                                   postJob: PostJobMetrics(timestamp: 1_700_000_090, status: .normal))
