@@ -40,6 +40,13 @@ struct APIEndpoint: Equatable, Sendable {
     var port: UInt16
     var pathPrefix: String
 
+    init(scheme: EnrichmentConfiguration.Scheme, host: String, port: UInt16, pathPrefix: String) {
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.pathPrefix = pathPrefix
+    }
+
     /// `scheme://host[:port][/prefix]`, nothing else: no user information, query or fragment,
     /// a host of letters, digits, '-' and '.' (or a bracketed IPv6 literal), a path of
     /// URL-safe bytes; one trailing '/' is dropped. Plain http only to 127.0.0.1 or ::1: the

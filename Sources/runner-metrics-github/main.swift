@@ -93,6 +93,8 @@ func confine(_ configuration: EnrichmentConfiguration, parent: pid_t) -> Bool {
 }
 
 let parent = getppid()
+// A mask inherited from the supervisor's thread must not hold back SIGXCPU (the soft CPU limit).
+_ = rm_unblock_all_signals()
 // Nothing but 0-2 may be open (the supervisor closes the rest; this makes sure).
 _ = rm_close_from(3)
 // A write to a closed answer pipe or socket is an error to handle, not a signal to die of.
