@@ -181,21 +181,18 @@ extension SeccompPolicy {
             SyscallRule("poll", reason: "wait for the socket with the request's deadline as the timeout"),
             SyscallRule("close", [.equals(index: 0, value: socket)],
                         reason: "close the socket after an error, a refused response or a connection the server will not keep alive"),
-            // Memory for the Swift runtime, the JSON parser and OpenSSL; never executable.
+            // Memory for the Swift runtime, the JSON parser and OpenSSL (single-threaded: glibc's
+            // main arena grows by brk, large blocks are mapped); never executable. Not listed,
+            // because never made: mprotect, madvise, futex (no other thread), exit.
             SyscallRule("brk", reason: "malloc grows the heap"),
             SyscallRule("mmap", [.maskedEquals(index: 2, mask: UInt64(PROT_EXEC), value: 0)],
                         reason: "malloc maps large blocks (a page's body, its parsed form); PROT_EXEC is refused so no new code can be mapped"),
             SyscallRule("munmap", reason: "free maps back"),
             SyscallRule("mremap", reason: "realloc of a large block (a growing body)"),
-            SyscallRule("madvise", reason: "malloc trims freed memory"),
-            SyscallRule("mprotect", [.maskedEquals(index: 2, mask: UInt64(PROT_EXEC), value: 0)],
-                        reason: "malloc adjusts arena protection; making memory executable is refused"),
-            SyscallRule("futex", reason: "uncontended Swift runtime, glibc and OpenSSL locks may still wake or wait"),
             SyscallRule("getpid", reason: "OpenSSL's random generator compares the pid with its own to notice a fork (there is none: the process cannot fork)"),
             SyscallRule("getrandom", reason: "OpenSSL's random generator reseeds itself (it was seeded before the filter)"),
             SyscallRule("rt_sigprocmask", reason: "glibc's abort() and the runtime's crash path block signals before raising"),
             SyscallRule("exit_group", reason: "end the process at the end of its request pipe, or on an error (_exit)"),
-            SyscallRule("exit", reason: "end the process should the runtime end its only thread that way"),
             SyscallRule("rt_sigreturn", reason: "return from a signal handler (the process installs none; listed so that one the runtime installs can never turn into a sandbox violation)"),
         ])
     }()

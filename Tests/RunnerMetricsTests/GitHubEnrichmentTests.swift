@@ -393,6 +393,25 @@ let twelveAndAHalf = EnrichmentResult.enriched(queueDuration: Clamped.difference
                                                                              pathPrefix: ""))
     }
 
+    /// The supervisor's binary links neither OpenSSL nor the response decoders; the GitHub
+    /// process links OpenSSL (so the check sees a library when there is one).
+    @Test func theSupervisorLinksNoOpenSSLNorTheDecoders() throws {
+        let ldd = try HardeningSupport.tool("ldd", package: "libc-bin")
+        let nm = try HardeningSupport.tool("nm", package: "binutils")
+        let supervisor = try HardeningSupport.binary()
+        let client = supervisor.replacingOccurrences(of: "/runner-metrics", with: "/runner-metrics-github")
+        let supervisorLibraries = try HardeningSupport.run(ldd, [supervisor])
+        let clientLibraries = try HardeningSupport.run(ldd, [client])
+        #expect(supervisorLibraries.status == 0 && clientLibraries.status == 0)
+        #expect(!supervisorLibraries.out.contains("libssl") && !supervisorLibraries.out.contains("libcrypto"))
+        #expect(clientLibraries.out.contains("libssl.so") && clientLibraries.out.contains("libcrypto.so"))
+        let supervisorSymbols = try HardeningSupport.run(nm, [supervisor])
+        let clientSymbols = try HardeningSupport.run(nm, [client])
+        // GitHubAPI's mangled module name, "9GitHubAPI", in its symbols.
+        #expect(supervisorSymbols.status == 0 && !supervisorSymbols.out.contains("9GitHubAPI"))
+        #expect(clientSymbols.out.contains("9GitHubAPI"))
+    }
+
     /// The supervisor itself opens no network socket and connects nowhere: traced with
     /// strace -f, every socket and connect call comes from the runner-metrics-github process.
     @Test func theSupervisorMakesNoNetworkCall() throws {
