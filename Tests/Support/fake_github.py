@@ -104,6 +104,14 @@ class Handler(BaseHTTPRequestHandler):
         if close:
             self.send_header("Connection", "close")
             self.close_connection = True
+        if not chunked:
+            # Head and body in one write: two small writes would meet Nagle's algorithm here and
+            # the client's delayed ACK there, 40 ms a response on a kept-alive connection.
+            self._headers_buffer.append(b"\r\n")
+            self.wfile.write(b"".join(self._headers_buffer) + data)
+            self._headers_buffer = []
+            self.wfile.flush()
+            return
         self.end_headers()
         if chunked:
             for start in range(0, len(data), 1000):
