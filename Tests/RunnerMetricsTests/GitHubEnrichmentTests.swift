@@ -292,10 +292,15 @@ let twelveAndAHalf = EnrichmentResult.enriched(queueDuration: Clamped.difference
         // Still the same process, and it works.
         #expect(enricher.enrich([request("runner-1", "single")]) == [twelveAndAHalf])
         #expect(enricher.processID == pid)
-        let limits = HardeningSupport.read("/proc/\(pid)/limits")
-        #expect(limits.contains { _ in true } && limits.split(separator: "\n").contains {
-            $0.hasPrefix("Max open files") && $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst(3).prefix(2) == ["4", "4"]
-        })
+        // Soft and hard limits, as /proc prints them: "Max open files  4  4  files".
+        let limits = HardeningSupport.read("/proc/\(pid)/limits").split(separator: "\n")
+        func limit(_ name: String) -> [Substring]? {
+            limits.first { $0.hasPrefix(name) }.map { Array($0.dropFirst(name.count).split(separator: " ").prefix(2)) }
+        }
+        #expect(limit("Max open files") == ["4", "4"])
+        #expect(limit("Max processes") == ["0", "0"])
+        #expect(limit("Max file size") == ["0", "0"])
+        #expect(limit("Max core file size") == ["0", "0"])
         enricher.finish()
         #expect(enricher.termination == .exited(0), "the process exits 0 at the end of its request pipe")
     }
@@ -334,7 +339,8 @@ let twelveAndAHalf = EnrichmentResult.enriched(queueDuration: Clamped.difference
     /// later one are `budget`.
     @Test func aSpentBudgetKillsTheProcess() throws {
         let fake = try FakeGitHub()
-        let enricher = try GitHubEnricher(settings: fake.settings(timeout: 20, budget: 1))
+        let enricher = try GitHubEnricher(settings: fake.settings(timeout: 20, budget: 3))
+        #expect(enricher.processID != nil)
         defer { enricher.finish() }
         #expect(enricher.enrich([request("runner-1", "hang"), request("runner-1", "single")])
             == [.failed(.budget), .failed(.budget)])
