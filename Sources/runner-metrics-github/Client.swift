@@ -81,11 +81,15 @@ final class Client {
         while true {
             attempts -= 1
             do throws(TransportFailure) {
-                if connection == nil {
-                    connection = try Connection.open(addresses: addresses, host: configuration.host, context: context,
-                                                     deadline: deadline)
+                let current: Connection
+                if let idle = connection {
+                    current = idle
+                } else {
+                    current = try Connection.open(addresses: addresses, host: configuration.host, context: context,
+                                                  deadline: deadline)
+                    connection = current
                 }
-                return try exchange(request, on: connection.unsafelyUnwrapped, deadline: deadline)
+                return try exchange(request, on: current, deadline: deadline)
             } catch {
                 connection = nil
                 switch error {
