@@ -7,6 +7,11 @@
 //                    (with libext2fs); never linked into the supervisor
 //   RunnerSupervisor the privileged side: discovery, fork server, verdicts, logs, deletion, quarantine
 //   runner-metrics   the command-line tool
+//   GitHubAPI        pure decoding of GitHub API responses (HTTP/1.1 framing, the jobs pages,
+//                    ISO 8601 times, the job selection); linked only into runner-metrics-github
+//   runner-metrics-github  the unprivileged process that asks the GitHub API (HTTPS via OpenSSL,
+//                    in CTLSShim) and answers the supervisor with fixed frames; never linked into
+//                    the supervisor, which neither parses a network byte nor links OpenSSL
 //   runner-metrics-worker  the fork server and its workers, compiled as Embedded Swift: a small
 //                    static binary whose forks are cheap (Sources/Embedded holds the same sources
 //                    as MetricsDecoding, WorkerProtocol and RunnerWorker, compiled again in Embedded mode)
@@ -86,6 +91,20 @@ var targets: [Target] = [
     // What the Embedded stdlib expects the platform to provide (a C-locale strtod).
     .target(name: "CEmbeddedRuntime"),
     embeddedExecutable("runner-metrics-worker", dependencies: []),
+    // TLS for runner-metrics-github only: OpenSSL (Debian's libssl-dev) behind a small C API
+    // over a connected non-blocking socket, CA certificates from memory, no config file.
+    .systemLibrary(
+        name: "COpenSSL",
+        pkgConfig: "openssl",
+        providers: [.apt(["libssl-dev"])]
+    ),
+    .target(name: "CTLSShim", dependencies: ["COpenSSL"]),
+    .target(name: "GitHubAPI", dependencies: ["MetricsDecoding", "WorkerProtocol"], swiftSettings: strict),
+    .executableTarget(
+        name: "runner-metrics-github",
+        dependencies: ["GitHubAPI", "WorkerProtocol", "MetricsDecoding", "CTLSShim", "CSandboxShim"],
+        swiftSettings: strict
+    ),
     // Records the commit the binaries are built from (runner-metrics --version, build_info).
     .plugin(name: "BuildInfo", capability: .buildTool()),
     .target(
@@ -114,6 +133,15 @@ var targets: [Target] = [
         dependencies: ["RunnerSupervisor", "CSandboxShim"],
         swiftSettings: strict
     ),
+    // Test-only: runs GitHubEnricher from the command line (the strace test of the supervisor's
+    // own system calls, and the cost measurement). Not part of any product.
+    .executableTarget(
+        name: "runner-metrics-github-probe",
+        dependencies: ["RunnerSupervisor"],
+        swiftSettings: strict
+    ),
+    .testTarget(name: "GitHubAPITests", dependencies: ["GitHubAPI", "MetricsDecoding", "WorkerProtocol"],
+                swiftSettings: strict),
     // JSONTestSuite/ is data (the vendored conformance suite), read by path from the tests.
     .testTarget(name: "MetricsDecodingTests", dependencies: ["MetricsDecoding"], exclude: ["JSONTestSuite"],
                 swiftSettings: strict),
@@ -123,7 +151,7 @@ var targets: [Target] = [
     .testTarget(
         name: "RunnerMetricsTests",
         dependencies: ["MetricsDecoding", "WorkerProtocol", "RunnerWorker", "RunnerSupervisor", "runner-metrics",
-                       "runner-metrics-probe"],
+                       "runner-metrics-probe", "runner-metrics-github", "runner-metrics-github-probe"],
         swiftSettings: strict
     ),
 ]
@@ -133,6 +161,7 @@ let package = Package(
     products: [
         .executable(name: "runner-metrics", targets: ["runner-metrics"]),
         .executable(name: "runner-metrics-worker", targets: ["runner-metrics-worker"]),
+        .executable(name: "runner-metrics-github", targets: ["runner-metrics-github"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

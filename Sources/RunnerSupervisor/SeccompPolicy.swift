@@ -129,3 +129,71 @@ extension SeccompPolicy {
     public static let forkServer = SeccompPolicy(
         rules: forkServerOwn + directoryWorker.rules + imageWorker.rules.filter { !directoryWorker.rules.contains($0) })
 }
+
+/// Socket constants for the GitHub process's argument checks (x86-64 Linux ABI, as the
+/// policies are; Swift's Glibc imports SOCK_* as an enum).
+enum SocketConstant {
+    static let streamNonblockCloexec: UInt64 = 1 | 0o4000 | 0o2000000  // SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC
+    static let solSocket: UInt64 = 1  // SOL_SOCKET
+    static let soError: UInt64 = 4  // SO_ERROR
+}
+
+extension SeccompPolicy {
+    /// The descriptors of runner-metrics-github: 0 the request pipe, 1 the answer pipe, 2 the
+    /// inherited standard error, and 3 its one socket (RLIMIT_NOFILE is 4, so a socket can be
+    /// nothing but 3).
+    public enum GitHubClientDescriptor {
+        public static let requests: Int32 = 0
+        public static let answers: Int32 = 1
+        public static let diagnostics: Int32 = 2
+        public static let socket: Int32 = 3
+    }
+
+    /// runner-metrics-github once confined: it talks to the API host over TCP (TLS by OpenSSL in
+    /// its memory) and to the supervisor over its two pipes, and does nothing else. Installed by
+    /// the process on itself after it resolved the host, loaded the CA certificates and took its
+    /// own uid; there is no open of any kind, no exec, no fork, no signal sent, no other socket
+    /// family or type.
+    public static let githubClient: SeccompPolicy = {
+        let socket = UInt64(GitHubClientDescriptor.socket)
+        return SeccompPolicy(rules: [
+            SyscallRule("read", [.equals(index: 0, value: UInt64(GitHubClientDescriptor.requests))],
+                        reason: "read the next request frame from the request pipe, descriptor 0"),
+            SyscallRule("read", [.equals(index: 0, value: socket)],
+                        reason: "read the API's response from the socket, descriptor 3 (OpenSSL's socket BIO reads with read)"),
+            SyscallRule("write", [.equals(index: 0, value: UInt64(GitHubClientDescriptor.answers))],
+                        reason: "write the ready frame and each answer frame to the answer pipe, descriptor 1"),
+            SyscallRule("write", [.equals(index: 0, value: UInt64(GitHubClientDescriptor.diagnostics))],
+                        reason: "the Swift runtime or libc may write an error message to the inherited standard error before ending the process, so a bug is reported as a crash, not a sandbox violation"),
+            SyscallRule("write", [.equals(index: 0, value: socket)],
+                        reason: "send the request (and the TLS handshake) on the socket, descriptor 3"),
+            SyscallRule("socket", [.equals(index: 0, value: UInt64(AF_INET)), .equals(index: 1, value: SocketConstant.streamNonblockCloexec),
+                                   .equals(index: 2, value: 0)],
+                        reason: "open a TCP connection to the API host over IPv4: a non-blocking stream socket only, never a datagram, raw, netlink or UNIX socket"),
+            SyscallRule("socket", [.equals(index: 0, value: UInt64(AF_INET6)), .equals(index: 1, value: SocketConstant.streamNonblockCloexec),
+                                   .equals(index: 2, value: 0)],
+                        reason: "the same over IPv6"),
+            SyscallRule("connect", [.equals(index: 0, value: socket)],
+                        reason: "connect the socket to an address resolved before the filter (the filter cannot see the address; the process connects to nothing else)"),
+            SyscallRule("getsockopt", [.equals(index: 0, value: socket), .equals(index: 1, value: SocketConstant.solSocket),
+                                       .equals(index: 2, value: SocketConstant.soError)],
+                        reason: "read SO_ERROR once a non-blocking connect completes"),
+            SyscallRule("poll", reason: "wait for the socket with the request's deadline as the timeout"),
+            SyscallRule("close", [.equals(index: 0, value: socket)],
+                        reason: "close the socket after an error, a refused response or a connection the server will not keep alive"),
+            // Memory for the Swift runtime, the JSON parser and OpenSSL (single-threaded: glibc's
+            // main arena grows by brk, large blocks are mapped); never executable. Not listed,
+            // because never made: mprotect, madvise, futex (no other thread), exit.
+            SyscallRule("brk", reason: "malloc grows the heap"),
+            SyscallRule("mmap", [.maskedEquals(index: 2, mask: UInt64(PROT_EXEC), value: 0)],
+                        reason: "malloc maps large blocks (a page's body, its parsed form); PROT_EXEC is refused so no new code can be mapped"),
+            SyscallRule("munmap", reason: "free maps back"),
+            SyscallRule("mremap", reason: "realloc of a large block (a growing body)"),
+            SyscallRule("getpid", reason: "OpenSSL's random generator compares the pid with its own to notice a fork (there is none: the process cannot fork)"),
+            SyscallRule("getrandom", reason: "OpenSSL's random generator reseeds itself (it was seeded before the filter)"),
+            SyscallRule("rt_sigprocmask", reason: "glibc's abort() and the runtime's crash path block signals before raising"),
+            SyscallRule("exit_group", reason: "end the process at the end of its request pipe, or on an error (_exit)"),
+            SyscallRule("rt_sigreturn", reason: "return from a signal handler (the process installs none; listed so that one the runtime installs can never turn into a sandbox violation)"),
+        ])
+    }()
+}

@@ -2,16 +2,28 @@ import Foundation
 import RunnerSupervisor
 import Testing
 
-/// Security/SECCOMP_POLICY.md, split at the fork server's section: the worker table before it,
-/// the fork server's table after.
-func policyDocumentTables() throws -> (workers: [Substring], forkServer: [Substring]) {
+/// Security/SECCOMP_POLICY.md, split at the fork server's section and at the GitHub process's:
+/// the worker table before the first, the fork server's table between, the GitHub process's after.
+func policyDocumentTables() throws -> (workers: [Substring], forkServer: [Substring], githubClient: [Substring]) {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     let document = try String(contentsOf: root.appendingPathComponent("Security/SECCOMP_POLICY.md"), encoding: .utf8)
     let parts = document.components(separatedBy: "## The fork server's policy")
+    let later = parts.count > 1 ? parts[1].components(separatedBy: "## The GitHub process's policy") : []
     func rows(_ text: String) -> [Substring] {
         text.split(separator: "\n").filter { $0.hasPrefix("| ") && !$0.hasPrefix("| system call") }
     }
-    return (rows(parts[0]), parts.count > 1 ? rows(parts[1]) : [])
+    return (rows(parts[0]), later.isEmpty ? [] : rows(later[0]), later.count > 1 ? rows(later[1]) : [])
+}
+
+/// The GitHub process's rules, each in the document's third table with the code's reason.
+@Test func githubClientPolicyDocumentMatchesTheCode() throws {
+    let rows = try policyDocumentTables().githubClient
+    #expect(rows.count == SeccompPolicy.githubClient.rules.count)
+    for rule in SeccompPolicy.githubClient.rules {
+        let escapedReason = rule.reason.replacingOccurrences(of: "|", with: "\\|")
+        #expect(rows.contains { $0.hasPrefix("| \(rule.name) |") && $0.hasSuffix("| \(escapedReason) |") },
+                "\(rule.name): \(rule.reason)")
+    }
 }
 
 /// Security/SECCOMP_POLICY.md must list every call a worker may make: both filters' rules,

@@ -132,3 +132,9 @@ int rm_fchown_empty_path(int fd, uid_t uid, gid_t gid);
 pid_t rm_spawn_unprivileged(const char *path, char *const argv[], int input, int output, uid_t uid, gid_t gid);
 /// waitpid(pid) retried on EINTR: the wait status, or -1.
 int rm_wait_exit_status(pid_t pid);
+
+// Pipes to a child that may die (pipe_shim.c).
+/// write(fd, buffer, count) with SIGPIPE blocked for the calling thread: a reader gone away is
+/// -1 with EPIPE, never a signal that would end the caller (a pending SIGPIPE this write raised
+/// is consumed before the mask is restored).
+ssize_t rm_write_without_sigpipe(int fd, const void *buffer, size_t count);
