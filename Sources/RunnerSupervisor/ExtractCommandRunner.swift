@@ -20,26 +20,31 @@ public enum ExtractCommandRunner {
             diagnostics.emit(.error, "cannot start the worker fork server: \(error)")
             return 1
         }
-        // The GitHub API process, when enrichment is on. If it cannot be started (say, the
-        // token file is not root's), the run still extracts and issues every runner, without
-        // the API's fields, and exits 1 so that someone looks.
-        var enricherFailed = false
-        let enricher: GitHubEnricher?
+        // The GitHub API process, when enrichment is on; started before the run's deletion
+        // threads exist (it is forked). If the settings are refused (say, the token file is
+        // not root's) or the process fails, the run still extracts and issues every runner,
+        // without the API's fields, and exits 1 so that someone looks. A spent budget is a
+        // slow API, reported as a warning.
+        var enricherErrors = 0
+        var enricher: GitHubEnricher? = nil
         if let github = config.github {
-            do {
-                enricher = try GitHubEnricher(settings: github)
-            } catch {
+            do throws(GitHubSettingsError) { enricher = try GitHubEnricher(settings: github) } catch {
                 diagnostics.emit(.error, "GitHub API: \(error); events are issued without queue_duration and job_conclusion")
-                enricher = nil
-                enricherFailed = true
+                enricherErrors += 1
             }
-        } else {
-            enricher = nil
         }
         Interrupt.install()
         var summary = ExtractRun.perform(config: config, server: server, enricher: enricher, diagnostics: diagnostics)
+        if let enricher, let why = enricher.failureDescription {
+            if enricher.budgetWasSpent {
+                diagnostics.emit(.warning, "GitHub API: \(why); later runners were issued without its fields")
+            } else {
+                diagnostics.emit(.error, "GitHub API: \(why); runners after that were issued without its fields")
+                enricherErrors += 1
+            }
+        }
         enricher?.finish()
-        if enricherFailed { summary.errors += 1 }
+        summary.errors += enricherErrors
         server.shutdown()
         // Still under the lock: no other run moves evidence in while retention looks.
         summary.quarantine = retention(config, diagnostics: diagnostics, errors: &summary.errors)

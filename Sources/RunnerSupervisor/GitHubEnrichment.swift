@@ -149,6 +149,12 @@ public final class GitHubEnricher {
 
     deinit { finish() }
 
+    /// The run's budget was spent and the process ended for it: a slow API, not a fault.
+    public var budgetWasSpent: Bool {
+        if case .budgetSpent = state { return true }
+        return false
+    }
+
     /// The pid of the running process, if any (for the operator's diagnostics and the tests).
     public var processID: pid_t? {
         if case .running(let process) = state { return process.pid }

@@ -31,9 +31,9 @@ struct Extract: ParsableCommand {
     var githubTokenFile: String?
     @Option(help: "The GitHub API's base URL (GitHub Enterprise Server: https://HOST/api/v3).") var githubApiUrl = "https://api.github.com"
     @Option(help: "PEM file of the certificate authorities to trust for the API (default: the system's).") var githubCaFile: String?
-    @Option(parsing: .unconditional, help: "Seconds one runner's API requests may take, more than 0 and at most \(Int(Extract.maxGitHubTimeout)).")
+    @Option(parsing: .unconditional, help: "Seconds one runner's API requests may take, \(Extract.minGitHubSeconds) to \(Int(Extract.maxGitHubTimeout)).")
     var githubTimeout = 10.0
-    @Option(parsing: .unconditional, help: "Seconds all of a run's API requests may take, more than 0 and at most \(Int(Extract.maxGitHubBudget)); after that, runners are issued without the API's fields.")
+    @Option(parsing: .unconditional, help: "Seconds all of a run's API requests may take, \(Extract.minGitHubSeconds) to \(Int(Extract.maxGitHubBudget)); after that, runners are issued without the API's fields.")
     var githubBudget = 60.0
     @Option(help: "Diagnostics on stderr: text or json.") var logFormat = "text"
     @Flag(help: "Print the run summary as one JSON object.") var json = false
@@ -41,6 +41,7 @@ struct Extract: ParsableCommand {
     static let jobsRange = 1...256
     static let maxWorkerTimeout = 60.0
     static let maxWait = 3600.0
+    static let minGitHubSeconds = 0.1
     static let maxGitHubTimeout = 120.0
     static let maxGitHubBudget = 3600.0
 
@@ -57,11 +58,11 @@ struct Extract: ParsableCommand {
         guard wait >= 0, wait <= Self.maxWait else {
             throw ValidationError("--wait \(wait) is out of range: 0 to \(Int(Self.maxWait)) seconds")
         }
-        guard githubTimeout > 0, githubTimeout <= Self.maxGitHubTimeout else {
-            throw ValidationError("--github-timeout \(githubTimeout) is out of range: more than 0 and at most \(Int(Self.maxGitHubTimeout)) seconds")
+        guard githubTimeout >= Self.minGitHubSeconds, githubTimeout <= Self.maxGitHubTimeout else {
+            throw ValidationError("--github-timeout \(githubTimeout) is out of range: \(Self.minGitHubSeconds) to \(Int(Self.maxGitHubTimeout)) seconds")
         }
-        guard githubBudget > 0, githubBudget <= Self.maxGitHubBudget else {
-            throw ValidationError("--github-budget \(githubBudget) is out of range: more than 0 and at most \(Int(Self.maxGitHubBudget)) seconds")
+        guard githubBudget >= Self.minGitHubSeconds, githubBudget <= Self.maxGitHubBudget else {
+            throw ValidationError("--github-budget \(githubBudget) is out of range: \(Self.minGitHubSeconds) to \(Int(Self.maxGitHubBudget)) seconds")
         }
         guard Diagnostics.Format(rawValue: logFormat) != nil else { throw ValidationError("--log-format is text or json") }
         guard !flavor.isEmpty else { throw ValidationError("--flavor must not be empty") }
@@ -104,11 +105,8 @@ struct Extract: ParsableCommand {
         config.lockWait = wait
         config.quarantineRetentionSeconds = quarantineRetentionDays.map { Double($0) * 86_400 }
         if let githubTokenFile {
-            var github = GitHubSettings(apiURL: githubApiUrl, tokenFile: githubTokenFile)
-            github.caFile = githubCaFile
-            github.requestTimeout = githubTimeout
-            github.runBudget = githubBudget
-            config.github = github
+            config.github = GitHubSettings(apiURL: githubApiUrl, tokenFile: githubTokenFile, caFile: githubCaFile,
+                                           requestTimeout: githubTimeout, runBudget: githubBudget)
         }
         let status = ExtractCommandRunner.run(config: config, textfileDir: textfileDir, diagnostics: diagnostics,
                                               printJSON: json)
