@@ -32,7 +32,7 @@ AUDIT_LOG=/var/log/github-runner-metrics-audit.log
 # that enables the timer is run later, by start_timer_as_readme, so that the service's first
 # start is the test's and not a tick racing the layout.
 README_INSTALL=(
-'install -m 0755 .build/release/runner-metrics .build/release/runner-metrics-worker /usr/local/bin/   # side by side'
+'install -m 0755 .build/release/runner-metrics .build/release/runner-metrics-worker .build/release/runner-metrics-github /usr/local/bin/   # side by side'
 'install -m 0644 Security/systemd/runner-metrics.service Security/systemd/runner-metrics.timer /etc/systemd/system/'
 'install -m 0644 Security/systemd/runner-metrics.default /etc/default/runner-metrics   # then edit it'
 'install -m 0644 Security/logrotate/runner-metrics-audit /etc/logrotate.d/'
