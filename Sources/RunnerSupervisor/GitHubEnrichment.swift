@@ -3,7 +3,7 @@ import Glibc
 import MetricsDecoding
 import WorkerProtocol
 
-// The supervisor's side of the GitHub enrichment (issue 21): which job of a workflow run a
+// The supervisor's side of the GitHub enrichment (Security/GITHUB_API.md): which job of a workflow run a
 // runner took, how long it queued and how it concluded. The supervisor never parses a network
 // byte, as it never parses a runner byte: runner-metrics-github does HTTPS and JSON as an
 // unprivileged, seccomp-confined process, and answers each request with one fixed frame of

@@ -2,7 +2,7 @@ import Foundation
 import Glibc
 import Testing
 
-// Issue 18: removal and quarantine of what a hostile runner leaves, end to end. Every case
+// Removal and quarantine of what a hostile runner leaves, end to end. Every case
 // asserts the exit status of the first run and of the next one, the exact audit lines, and
 // that files outside the runner keep their owner, mode and contents.
 

@@ -3,7 +3,7 @@ import Glibc
 import Testing
 @testable import RunnerSupervisor
 
-// Issue 4: hostile runner filesystems, end to end through `runner-metrics extract`.
+// Hostile runner filesystems, end to end through `runner-metrics extract`.
 // Every case runs a hostile runner "bad" beside an honest runner "good" in the same run and
 // asserts: no event for "bad" (the metric lines are exactly the honest runner's), "bad"
 // quarantined (or skipped) with the exact reason code, "good" issued and deleted, and the run

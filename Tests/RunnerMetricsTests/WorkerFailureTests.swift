@@ -2,7 +2,7 @@ import Foundation
 import Glibc
 import Testing
 
-// Issue 4: every way a worker can misbehave, through the real pipeline (runner-metrics-probe:
+// Every way a worker can misbehave, through the real pipeline (runner-metrics-probe:
 // the production supervisor, fork server and sandbox, with a worker body that misbehaves
 // after the sandbox is applied). The probe's worker misbehaves for every runner, so each
 // case runs two runners with honest content and asserts that both are handled the same way,
