@@ -36,7 +36,7 @@ public enum ExtractCommandRunner {
         Interrupt.install()
         var summary = ExtractRun.perform(config: config, server: server, enricher: enricher, diagnostics: diagnostics)
         if let enricher, let why = enricher.failureDescription {
-            if enricher.budgetWasSpent {
+            if enricher.endedByTheRun {
                 diagnostics.emit(.warning, "GitHub API: \(why); later runners were issued without its fields")
             } else {
                 diagnostics.emit(.error, "GitHub API: \(why); runners after that were issued without its fields")

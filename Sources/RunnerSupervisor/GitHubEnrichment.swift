@@ -51,6 +51,8 @@ public enum EnrichmentFailure: String, CaseIterable, Sendable {
     case invalidRequest = "invalid-request"
     /// The run's budget was spent.
     case budget
+    /// The run was stopped (SIGTERM) while it asked.
+    case interrupted
     /// The process could not start, died, overran its deadline or sent a bad frame.
     case processFailed = "process-failed"
 
@@ -88,11 +90,17 @@ public final class GitHubEnricher {
         case failed
         /// The run budget was spent: every further request is `budget`.
         case budgetSpent
+        /// The run was interrupted (SIGTERM): every further request is `interrupted`.
+        case interrupted
     }
 
     let settings: GitHubSettings
     private var state: State = .failed
-    private let budgetEnd: Double
+    /// When the budget runs out in the current `enrich` call: the budget counts the time spent
+    /// asking, not the run's (a long run of many batches asks a fast API throughout).
+    private var budgetEnd: Double
+    /// Seconds spent in `enrich` so far.
+    private var spent = 0.0
     private var nextTag: UInt32 = 1
     /// Why the process is not running, for the operator's diagnostics.
     public private(set) var failureDescription: String?
@@ -135,7 +143,7 @@ public final class GitHubEnricher {
         do throws(SystemError) {
             let process = try ClientProcess.start(executableName: executableName)
             state = .running(process)
-            let deadline = min(budgetEnd, Sys.monotonicSeconds() + Self.startTimeout)
+            let deadline = Sys.monotonicSeconds() + Self.startTimeout
             guard process.send(configuration.message, deadline: deadline),
                   process.receive(EnrichmentAnswer.size, deadline: deadline) == EnrichmentAnswer.readyFrame
             else {
@@ -149,10 +157,12 @@ public final class GitHubEnricher {
 
     deinit { finish() }
 
-    /// The run's budget was spent and the process ended for it: a slow API, not a fault.
-    public var budgetWasSpent: Bool {
-        if case .budgetSpent = state { return true }
-        return false
+    /// The process was ended for the run's sake (its budget spent, the run interrupted), not by a fault.
+    public var endedByTheRun: Bool {
+        switch state {
+        case .budgetSpent, .interrupted: return true
+        case .running, .failed: return false
+        }
     }
 
     /// The pid of the running process, if any (for the operator's diagnostics and the tests).
@@ -164,7 +174,10 @@ public final class GitHubEnricher {
     /// One result per request, in order. A request that fails validation is never sent; once
     /// the process has failed every later one is `process-failed`, once the budget is spent `budget`.
     public func enrich(_ requests: [EnrichmentRequest]) -> [EnrichmentResult] {
-        requests.map(enrichOne)
+        let start = Sys.monotonicSeconds()
+        budgetEnd = start + max(0, settings.runBudget - spent)
+        defer { spent += Sys.monotonicSeconds() - start }
+        return requests.map(enrichOne)
     }
 
     private func enrichOne(_ request: EnrichmentRequest) -> EnrichmentResult {
@@ -174,6 +187,10 @@ public final class GitHubEnricher {
                                                  runnerName: request.runner).frame
         else { return .failed(.invalidRequest) }
         guard case .running(let process) = state else { return .failed(stateFailure) }
+        guard !Interrupt.requested else {
+            end(process, as: .interrupted, "was ended when the run was interrupted")
+            return .failed(.interrupted)
+        }
         let now = Sys.monotonicSeconds()
         guard now < budgetEnd else {
             end(process, as: .budgetSpent, "was ended when the run budget of \(settings.runBudget) s was spent")
@@ -184,6 +201,10 @@ public final class GitHubEnricher {
         guard process.send(frame, deadline: deadline),
               let bytes = process.receive(EnrichmentAnswer.size, deadline: deadline)
         else {
+            if Interrupt.requested {
+                end(process, as: .interrupted, "was ended when the run was interrupted")
+                return .failed(.interrupted)
+            }
             if Sys.monotonicSeconds() >= budgetEnd {
                 end(process, as: .budgetSpent, "was ended when the run budget of \(settings.runBudget) s was spent")
                 return .failed(.budget)
@@ -217,6 +238,7 @@ public final class GitHubEnricher {
     private var stateFailure: EnrichmentFailure {
         switch state {
         case .budgetSpent: return .budget
+        case .interrupted: return .interrupted
         case .failed, .running: return .processFailed
         }
     }
@@ -246,6 +268,8 @@ final class ClientProcess {
     /// The read end of its standard output (non-blocking).
     private let answers: Int32
     private var reaped: Termination?
+    /// Waited for: reaped here, or ECHILD (the kernel reaped it). Its pid is not ours any more.
+    private var gone = false
 
     private init(pid: pid_t, requests: Int32, answers: Int32) {
         self.pid = pid
@@ -259,11 +283,15 @@ final class ClientProcess {
     }
 
     /// Forks and execs the checked sibling binary `executableName` with standard input and
-    /// output on two new pipes, standard error inherited, no other descriptor and an empty
-    /// environment (the token goes over the pipe, never in argv or the environment).
+    /// output on two new pipes, standard error on /dev/null (the process reports through its
+    /// answer frames only, so a compromised one cannot write into the supervisor's journal or
+    /// an operator's terminal), no other descriptor and an empty environment (the token goes
+    /// over the pipe, never in argv or the environment).
     static func start(executableName: String) throws(SystemError) -> ClientProcess {
         let executable = try WorkerLauncher.openSibling(executableName)
         defer { close(executable) }
+        let null = try Sys.open("/dev/null", O_WRONLY | O_CLOEXEC)
+        defer { close(null) }
         var input: [Int32] = [-1, -1], output: [Int32] = [-1, -1]
         guard rm_pipe2(&input, O_CLOEXEC) == 0 else { throw SystemError("pipe2") }
         guard rm_pipe2(&output, O_CLOEXEC) == 0 else {
@@ -285,8 +313,9 @@ final class ClientProcess {
             let program = fcntl(executable, F_DUPFD_CLOEXEC, 10)
             let stdinFD = fcntl(input[0], F_DUPFD_CLOEXEC, 10)
             let stdoutFD = fcntl(output[1], F_DUPFD_CLOEXEC, 10)
-            guard program >= 0, stdinFD >= 0, stdoutFD >= 0, dup2(stdinFD, 0) == 0, dup2(stdoutFD, 1) == 1,
-                  rm_cloexec_from(3) == 0
+            let stderrFD = fcntl(null, F_DUPFD_CLOEXEC, 10)
+            guard program >= 0, stdinFD >= 0, stdoutFD >= 0, stderrFD >= 0, dup2(stdinFD, 0) == 0,
+                  dup2(stdoutFD, 1) == 1, dup2(stderrFD, 2) == 2, rm_cloexec_from(3) == 0
             else { _exit(127) }
             _ = rm_execute_descriptor(program, argv.pointers, envp.pointers)
             _exit(127)
@@ -332,13 +361,16 @@ final class ClientProcess {
             var entry = pollfd(fd: fd, events: events, revents: 0)
             let n = poll(&entry, 1, Int32(min(remaining * 1000, 600_000).rounded(.up)))
             if n > 0 { return true }
-            if n < 0 && errno != EINTR { return false }
+            // SIGTERM (no SA_RESTART) interrupts the wait: the run is stopping, and a batch
+            // waiting on the API is issued without it rather than held until its deadline.
+            if n < 0 && (errno != EINTR || Interrupt.requested) { return false }
         }
     }
 
     /// SIGKILL and reap (once).
     func kill() -> Termination? {
-        if let reaped { return reaped }
+        // Once reaped (or found gone), the pid may belong to someone else: never signal it.
+        guard !gone else { return reaped }
         closeRequests()
         Glibc.kill(pid, SIGKILL)
         return reap()
@@ -346,16 +378,20 @@ final class ClientProcess {
 
     /// Closes the request pipe and gives the process two seconds to exit at EOF before SIGKILL.
     func finish() -> Termination? {
-        if let reaped { return reaped }
+        guard !gone else { return reaped }
         closeRequests()
         var status: Int32 = 0
         for _ in 0..<200 {
             let result = waitpid(pid, &status, WNOHANG)
             if result == pid {
+                gone = true
                 reaped = Termination(waitStatus: status)
                 return reaped
             }
-            if result < 0 && errno != EINTR { return nil }
+            if result < 0 && errno != EINTR {
+                gone = true  // ECHILD: already reaped by someone (SIGCHLD ignored); never signal it
+                return nil
+            }
             usleep(10_000)
         }
         return kill()
@@ -371,10 +407,14 @@ final class ClientProcess {
         while true {
             let result = waitpid(pid, &status, 0)
             if result == pid {
+                gone = true
                 reaped = Termination(waitStatus: status)
                 return reaped
             }
-            if result < 0 && errno != EINTR { return nil }
+            if result < 0 && errno != EINTR {
+                gone = true
+                return nil
+            }
         }
     }
 }

@@ -20,6 +20,10 @@ public enum ProcessHygiene {
         var none = sigset_t()
         sigemptyset(&none)
         sigprocmask(SIG_SETMASK, &none, nil)
+        // An ignored SIGCHLD (inheritable through exec) makes the kernel reap children at once:
+        // the fork server's and the GitHub process's pids could then be reused before we signal
+        // them. The default disposition keeps each child ours until we wait for it.
+        signal(SIGCHLD, SIG_DFL)
         _ = rm_close_from(3)
         for fd: Int32 in 0...2 where fcntl(fd, F_GETFD) < 0 {
             let opened = Glibc.open("/dev/null", O_RDWR)

@@ -191,6 +191,8 @@ extension SeccompPolicy {
             SyscallRule("mremap", reason: "realloc of a large block (a growing body)"),
             SyscallRule("getpid", reason: "OpenSSL's random generator compares the pid with its own to notice a fork (there is none: the process cannot fork)"),
             SyscallRule("getrandom", reason: "OpenSSL's random generator reseeds itself (it was seeded before the filter)"),
+            SyscallRule("clock_gettime", reason: "the request's deadline and the certificate check's time, where the clock source has no vDSO (some Xen hosts)"),
+            SyscallRule("gettimeofday", reason: "the same for OpenSSL's time calls"),
             SyscallRule("rt_sigprocmask", reason: "glibc's abort() and the runtime's crash path block signals before raising"),
             SyscallRule("exit_group", reason: "end the process at the end of its request pipe, or on an error (_exit)"),
             SyscallRule("rt_sigreturn", reason: "return from a signal handler (the process installs none; listed so that one the runtime installs can never turn into a sandbox violation)"),

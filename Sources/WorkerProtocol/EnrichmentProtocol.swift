@@ -320,6 +320,17 @@ public struct EnrichmentAnswer: Equatable, Sendable {
     /// Times an honest answer can carry: 2008-01-01 to 2200-01-01, in Unix microseconds.
     public static let earliestTime: Int64 = 1_199_145_600_000_000
     public static let latestTime: Int64 = 7_258_118_400_000_000
+    /// The longest queue time believed: a workflow run lives at most 35 days at GitHub (a job
+    /// waiting for a self-hosted runner is cancelled after 24 hours), so a job that started
+    /// later than that after it was created is a made-up one.
+    public static let maxQueueMicroseconds: Int64 = 35 * 86_400 * 1_000_000
+
+    /// Both times plausible and the queue time they make believable (a negative one is clock
+    /// skew, clamped to 0 by the supervisor).
+    public static func plausible(createdAt: Int64, startedAt: Int64) -> Bool {
+        let range = earliestTime...latestTime
+        return range.contains(createdAt) && range.contains(startedAt) && startedAt - createdAt <= maxQueueMicroseconds
+    }
 
     public init(tag: UInt32, kind: Kind, conclusionCode: UInt8 = 0, status: UInt16 = 0, createdAt: Int64 = 0,
                 startedAt: Int64 = 0) {
@@ -362,15 +373,14 @@ public struct EnrichmentAnswer: Equatable, Sendable {
         guard isConsistent else { return nil }
     }
 
-    /// Enriched: a known conclusion code, both times in the plausible range, no status.
+    /// Enriched: a known conclusion code, plausible times (`plausible`), no status.
     /// httpOther: a status from 100 to 599 that has no kind of its own, nothing else. Every
     /// other kind: every field 0.
     public var isConsistent: Bool {
         switch kind {
         case .enriched:
-            let range = Self.earliestTime...Self.latestTime
-            return conclusionCode <= Self.maxConclusionCode && status == 0 && range.contains(createdAt)
-                && range.contains(startedAt)
+            return conclusionCode <= Self.maxConclusionCode && status == 0
+                && Self.plausible(createdAt: createdAt, startedAt: startedAt)
         case .httpOther:
             return conclusionCode == 0 && createdAt == 0 && startedAt == 0 && (100...599).contains(status)
                 && status != 200 && status != 401 && status != 403 && status != 404

@@ -52,8 +52,7 @@ final class Client {
         guard case .finished(let outcome) = selection.next else { return EnrichmentAnswer(tag: request.tag, kind: .malformed) }
         switch outcome {
         case .found(let job):
-            let range = EnrichmentAnswer.earliestTime...EnrichmentAnswer.latestTime
-            guard range.contains(job.createdAt), range.contains(job.startedAt) else {
+            guard EnrichmentAnswer.plausible(createdAt: job.createdAt, startedAt: job.startedAt) else {
                 return EnrichmentAnswer(tag: request.tag, kind: .malformed)
             }
             return EnrichmentAnswer(tag: request.tag, kind: .enriched, conclusionCode: job.conclusion?.code ?? 0,

@@ -37,15 +37,22 @@ final class Connection {
         close(fd)
     }
 
-    /// Connects to the first address that accepts before `deadline`, then (with `context`) does
-    /// the TLS handshake, verifying the chain against the configured CAs and the name `host`.
+    /// Connects to the first address that accepts, then (with `context`) does the TLS
+    /// handshake, verifying the chain against the configured CAs and the name `host`. Each
+    /// address gets an equal share of what is left before `deadline`, so one that never answers
+    /// (say, IPv6 first with no route) does not spend the whole request on itself.
     static func open(addresses: [rm_address], host: String, context: OpaquePointer?, deadline: Int64) throws(TransportFailure) -> Connection {
         var connection: Connection?
-        for var address in addresses {
+        for (index, var address) in addresses.enumerated() {
             let fd = rm_connect_start(&address)
             guard fd >= 0 else { continue }
             let candidate = Connection(fd: fd)
-            try candidate.wait(Int16(POLLOUT), deadline: deadline)
+            let now = monotonicMilliseconds()
+            let share = now + max(0, deadline - now) / Int64(addresses.count - index)
+            do throws(TransportFailure) { try candidate.wait(Int16(POLLOUT), deadline: share) } catch {
+                if index == addresses.count - 1 { throw error }
+                continue
+            }
             if rm_connect_result(fd) == 0 {
                 connection = candidate
                 break

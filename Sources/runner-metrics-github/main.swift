@@ -2,13 +2,14 @@
 // the privileged supervisor, which never parses a network byte itself.
 //
 // Started by the supervisor as root with standard input the request pipe, standard output the
-// answer pipe, standard error inherited, nothing else open and an empty environment. It reads
-// its configuration (the token included) from standard input, resolves the API host and loads
-// the CA certificates while it still may, then confines itself for good: no supplementary
-// group, a uid and gid of its own (no capability left), not dumpable, SIGKILL when the
-// supervisor dies, resource limits, no_new_privs, and the supervisor's seccomp filter (default
-// kill; sockets, polls, reads and writes, memory, nothing of the filesystem). Then it answers
-// each request with one fixed frame until its standard input ends.
+// answer pipe, standard error /dev/null, nothing else open and an empty environment. It reads
+// its configuration (the token included) from standard input, then gives up root before it
+// reads a byte of the network: no supplementary group, a uid and gid of its own (no capability
+// left), not dumpable, SIGKILL when the supervisor dies, no_new_privs. Only then does it
+// resolve the API host and load the CA certificates (files the filter will not allow), and
+// lock itself down for good: resource limits and the supervisor's seccomp filter (default kill;
+// sockets, polls, reads and writes, memory, nothing of the filesystem). Then it answers each
+// request with one fixed frame until its standard input ends.
 import CSandboxShim
 import CTLSShim
 import Glibc
@@ -40,12 +41,14 @@ func writeAll(_ bytes: [UInt8]) -> Bool {
     return true
 }
 
-/// A whole file of at most `limit` bytes, opened without following a symlink in its last
-/// component; nil otherwise. Before the filter only (the system CA bundle, /proc/self/statm).
+/// A whole regular file of at most `limit` bytes; nil otherwise. Before the filter only (the
+/// system CA bundle, which may be a symlink, as on Fedora; /proc/self/statm).
 func readFile(_ path: String, limit: Int) -> [UInt8]? {
-    let fd = rm_open(path, O_RDONLY | O_CLOEXEC)
+    let fd = rm_open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
+    var status = stat()
+    guard fstat(fd, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return nil }
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 65536)
     while true {
@@ -68,10 +71,25 @@ func mappedBytes() -> Int? {
     return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
 }
 
-/// The limits, identity, flags and filter, in that order (each step may need the one before
-/// not to have happened yet: the filter has none of the calls the others make).
-func confine(_ configuration: EnrichmentConfiguration, parent: pid_t) -> Bool {
+/// Step one, before a byte from the network (a DNS answer) is read: no supplementary group, a
+/// uid and gid of its own (leaving uid 0 clears every capability), not dumpable, SIGKILL when
+/// the supervisor dies, no_new_privs. The name lookup and the CA bundle need none of root's
+/// powers: resolv.conf, hosts, nsswitch.conf and the bundle are world-readable.
+func dropPrivileges(parent: pid_t) -> Bool {
+    guard setgroups(0, nil) == 0, rm_setresgid(GitHubClientIdentity.id) == 0,
+          rm_setresuid(GitHubClientIdentity.id) == 0
+    else { return false }
+    // After the uid change, which would clear a parent-death signal set before it.
+    return rm_set_not_dumpable() == 0 && rm_set_parent_death_signal(SIGKILL) == 0 && getppid() == parent
+        && rm_set_no_new_privs() == 0
+}
+
+/// Step two, once the host is resolved and the CAs loaded: whatever the resolver's modules left
+/// open is closed, then the limits and the filter (which has none of the calls these make).
+func limitAndFilter(_ configuration: EnrichmentConfiguration) -> Bool {
     guard let mapped = mappedBytes() else { return false }
+    // Descriptor 3 is the socket's alone: an NSS module may have left one open.
+    _ = rm_close_from(3)
     let addressSpace = UInt64(mapped) + UInt64(configuration.addressSpaceHeadroomMiB) << 20
     let cpu = UInt64(configuration.cpuSeconds)
     // No file written, no core, no locked memory, no message queue, no process (fork fails
@@ -81,13 +99,6 @@ func confine(_ configuration: EnrichmentConfiguration, parent: pid_t) -> Bool {
     }
     guard rm_setrlimit(rm_rlimit_nofile, 4, 4) == 0, rm_setrlimit(rm_rlimit_as, addressSpace, addressSpace) == 0,
           rm_setrlimit(rm_rlimit_cpu, cpu, cpu + 1) == 0
-    else { return false }
-    guard setgroups(0, nil) == 0, rm_setresgid(GitHubClientIdentity.id) == 0,
-          rm_setresuid(GitHubClientIdentity.id) == 0  // leaving uid 0 clears every capability
-    else { return false }
-    // After the uid change, which would clear a parent-death signal set before it.
-    guard rm_set_not_dumpable() == 0, rm_set_parent_death_signal(SIGKILL) == 0, getppid() == parent,
-          rm_set_no_new_privs() == 0
     else { return false }
     return configuration.filter.withUnsafeBytes { rm_install_seccomp_filter($0.baseAddress, $0.count) } == 0
 }
@@ -106,7 +117,10 @@ guard let header = readExactly(EnrichmentConfiguration.headerSize, orExit: GitHu
       let configuration = EnrichmentConfiguration(message: header + rest)
 else { _exit(GitHubClientExit.configuration) }
 
-// Resolve now: the filter has no file access for /etc/hosts or resolv.conf, nor a datagram socket.
+guard dropPrivileges(parent: parent) else { _exit(GitHubClientExit.confinement) }
+
+// Resolve now, unprivileged: the filter has no file access for /etc/hosts or resolv.conf, nor
+// a datagram socket.
 var resolved = [rm_address](repeating: rm_address(), count: 8)
 let count = configuration.host.withCString { rm_resolve($0, configuration.port, 0, &resolved, Int32(resolved.count)) }
 let addresses = count > 0 ? Array(resolved[0..<Int(count)]) : []
@@ -125,7 +139,7 @@ if configuration.scheme == .https {
     context = created
 }
 
-guard confine(configuration, parent: parent) else { _exit(GitHubClientExit.confinement) }
+guard limitAndFilter(configuration) else { _exit(GitHubClientExit.confinement) }
 guard writeAll(EnrichmentAnswer.readyFrame) else { _exit(GitHubClientExit.answerNotWritten) }
 
 let client = Client(configuration: configuration, addresses: addresses, context: context)

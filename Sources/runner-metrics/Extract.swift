@@ -43,7 +43,7 @@ struct Extract: ParsableCommand {
     static let maxWait = 3600.0
     static let minGitHubSeconds = 0.1
     static let maxGitHubTimeout = 120.0
-    static let maxGitHubBudget = 3600.0
+    static let maxGitHubBudget = 600.0
 
     func validate() throws {
         guard workerTimeout > 0, workerTimeout <= Self.maxWorkerTimeout else {

@@ -147,6 +147,36 @@ private func failuresByKind(_ result: Tool.Result) -> [String: Int] {
         #expect(!tree.exists(tree.fs + "/runner-1"))
     }
 
+    /// SIGTERM while the run waits on an API that never answers ends the wait at once: the
+    /// batch is issued without the fields (`interrupted`), deleted, and the run exits 1. Were
+    /// the signal ignored, each runner would wait out its 60 s timeout and the run would not
+    /// end within the 120 s this test gives it.
+    @Test func sigtermEndsTheWaitOnTheAPI() throws {
+        let fake = try FakeGitHub()
+        let tree = try TestTree()
+        let names = ["runner-h1", "runner-h2", "runner-h3"]
+        for name in names { try tree.runner(name, runnerFiles("octo/hang")) }
+        let output = tree.root + "/summary.json"
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Tool.runnerMetrics)
+        process.arguments = ["extract"] + tree.standardArguments + ["--json"] + gitHubArguments(fake, timeout: "60", budget: "600")
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        #expect(TestTree.waitUntil(30) { !fake.requests().isEmpty }, "the API was never asked")
+        kill(process.processIdentifier, SIGTERM)
+        let ended = TestTree.waitUntil(120) { !process.isRunning }
+        if !ended { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        #expect(ended, "SIGTERM did not end the wait on the API")
+        #expect(process.terminationStatus == 1)
+        let result = Tool.Result(status: process.terminationStatus, stdout: HardeningSupport.read(output), stderr: "")
+        #expect(failuresByKind(result) == ["interrupted": names.count], "\(result.stdout)")
+        #expect(tree.metricLines == names.flatMap { _ in [startLine("octo/hang"), stopLine("octo/hang")] })
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: tree.fs)) ?? ["?"]).isEmpty)
+    }
+
     /// An API that never answers costs the run its budget, not its runners: each is issued
     /// without the fields (the first timing out, the rest once the budget is spent) and deleted.
     @Test func anAPIThatNeverAnswersCostsTheBudgetAndNoRunner() throws {

@@ -449,6 +449,50 @@ let twelveAndAHalf = EnrichmentResult.enriched(queueDuration: Clamped.difference
     }
 }
 
+extension GitHubEnrichmentTests {
+    /// Root is given up before a byte of the network is read: the name lookup (`localhost`
+    /// through nsswitch.conf and /etc/hosts) and the system CA bundle are opened as the
+    /// process's own uid, after no_new_privs, and its standard error is /dev/null.
+    @Test func theLookupAndTheBundleHappenWithoutRoot() throws {
+        let fake = try FakeGitHub()
+        let strace = try HardeningSupport.tool("strace", package: "strace")
+        let probe = try HardeningSupport.binary().replacingOccurrences(of: "/runner-metrics", with: "/runner-metrics-github-probe")
+        let traces = fake.directory + "/trace"
+        // No CA file: the process reads the system bundle itself (which does not trust the
+        // test CA, so the request fails TLS; the order of the calls is what is looked at).
+        _ = try HardeningSupport.run(strace, [
+            "-f", "-ff", "-qq", "-e", "trace=setresuid,prctl,openat,dup2", "-o", traces, probe,
+            "https://localhost:\(fake.port)", fake.tokenFile, "-", "1", "runner-1,octo/single,1",
+        ])
+        var seen = 0
+        for name in try FileManager.default.contentsOfDirectory(atPath: fake.directory) where name.hasPrefix("trace.") {
+            let lines = HardeningSupport.read(fake.directory + "/" + name).split(separator: "\n").map(String.init)
+            guard let uid = lines.firstIndex(where: { $0.hasPrefix("setresuid(2146435071, 2146435071, 2146435071)") }) else { continue }
+            seen += 1
+            let noNewPrivs = lines.firstIndex { $0.hasPrefix("prctl(PR_SET_NO_NEW_PRIVS") }
+            let hosts = lines.firstIndex { $0.contains("\"/etc/hosts\"") }
+            let bundle = lines.firstIndex { $0.contains("\"/etc/ssl/certs/ca-certificates.crt\"") }
+            #expect(noNewPrivs.map { $0 > uid } == true, "\(lines)")
+            #expect(hosts.map { $0 > (noNewPrivs ?? Int.max) } == true, "the lookup ran before root was given up: \(lines)")
+            #expect(bundle.map { $0 > (noNewPrivs ?? Int.max) } == true, "the bundle was read before root was given up: \(lines)")
+        }
+        #expect(seen == 1, "no trace of runner-metrics-github changing its uid")
+    }
+
+    /// A queue of more than 35 days is made up: the process answers malformed, and a frame
+    /// claiming one is refused by the supervisor.
+    @Test func aQueueLongerThanAWorkflowRunCanLiveIsRefused() {
+        let created: Int64 = 1_704_164_645_000_000  // 2024-01-02T03:04:05Z
+        let day: Int64 = 86_400_000_000
+        #expect(EnrichmentAnswer.plausible(createdAt: created, startedAt: created + 35 * day))
+        #expect(!EnrichmentAnswer.plausible(createdAt: created, startedAt: created + 35 * day + 1))
+        #expect(EnrichmentAnswer.plausible(createdAt: created, startedAt: created - day))  // skew: clamped later
+        let forged = EnrichmentAnswer(tag: 1, kind: .enriched, conclusionCode: 1, createdAt: created,
+                                      startedAt: created + 36 * day).frame
+        #expect(EnrichmentAnswer(frame: forged) == nil)
+    }
+}
+
 extension APIEndpoint {
     init?(urlOrNil url: String) {
         guard let endpoint = try? APIEndpoint(url: url) else { return nil }
