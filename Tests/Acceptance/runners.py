@@ -56,12 +56,13 @@ def honest_files(start=None, installed=None, pre=None, post=None, newline=True):
     return files
 
 
-def expected_lines(files, flavor):
-    """Upstream's decision for an honest runner: the event lines in the order it issues them."""
-    return [json.dumps(event) + "\n" for event in expected_events(files, flavor)]
+def expected_lines(files, flavor, job=None):
+    """Upstream's decision for an honest runner: the event lines in the order it issues them.
+    job: (queue_duration, job_conclusion or None) when the GitHub API told of the runner's job."""
+    return [json.dumps(event) + "\n" for event in expected_events(files, flavor, job)]
 
 
-def expected_events(files, flavor):
+def expected_events(files, flavor, job=None):
     # A 0-byte file is a missing one for upstream (its writers' `jq ... > file || true`).
     files = {name: data for name, data in files.items() if data}
     lines = []
@@ -78,8 +79,10 @@ def expected_events(files, flavor):
     pre_ts = float(pre["timestamp"])
     common = {"flavor": flavor, "workflow": pre["workflow"], "repo": pre["repository"],
               "github_event": pre["event"]}
-    lines.append({"timestamp": pre_ts, "event": "runner_start", **common,
-                  "idle": max(0.0, pre_ts - installed)})
+    start = {"timestamp": pre_ts, "event": "runner_start", **common, "idle": max(0.0, pre_ts - installed)}
+    if job is not None:
+        start["queue_duration"] = job[0]
+    lines.append(start)
     if POST in files:
         post = json.loads(files[POST])
         post_ts = float(post["timestamp"])
@@ -87,6 +90,8 @@ def expected_events(files, flavor):
         if "status_info" in post:
             stop["status_info"] = {"code": post["status_info"]["code"]}
         stop["job_duration"] = max(0.0, post_ts - pre_ts)
+        if job is not None and job[1] is not None:
+            stop["job_conclusion"] = job[1]
         lines.append(stop)
     return lines
 
@@ -166,6 +171,55 @@ def single_set(name, n):
              "reject": None, "special": {}}]
 
 
+# The runners of the GitHub API phase: each names a scenario of Tests/Support/fake_github.py
+# by its repository, and has the runner name that scenario's job carries (runner-404's
+# scenario answers 404 whatever the name). The last element is what the fake API tells of the
+# job, (queue_duration, job_conclusion or None), or None: issued without the fields.
+#   single          the runner's job among others: created 03:04:05, started 03:04:17.5, success
+#   nullconclusion  "conclusion": null: queue_duration only
+#   negative        started before it was created: clamped to 0.0
+#   pages           250 jobs, the runner's on page 3: 1.750001 s (an offset and microseconds), failure
+#   conclusions     the conclusion is the run id's (9108 % 8 = 4: cancelled)
+#   s404            404 Not Found: no fields (kind http-404)
+GITHUB_RUNNERS = [
+    ("runner-1", "octo/single", "9101", (12.5, "success")),
+    ("runner-n", "octo/nullconclusion", "9102", (12.5, None)),
+    ("runner-neg", "octo/negative", "9103", (0.0, "success")),
+    ("runner-p", "octo/pages", "9104", (1.750001, "failure")),
+    ("runner-c", "octo/conclusions", "9108", (12.5, "cancelled")),
+    ("runner-404", "octo/s404", "9105", None),
+]
+
+
+def github_set(set_name):
+    """github-off: three runners the API would know, asked while the unit has no network
+    (issued without the fields), and one it is not asked about (no pre-job file). github-on:
+    every runner of GITHUB_RUNNERS, asked under the drop-in. github-outside: runner-1, asked
+    under the drop-in of an API at an address its IPAddressAllow= leaves out (no fields)."""
+    if set_name == "github-off":
+        chosen = [r for r in GITHUB_RUNNERS if r[0] in ("runner-1", "runner-n", "runner-404")]
+        base, reachable = 1730000000, False
+    elif set_name == "github-outside":
+        chosen = GITHUB_RUNNERS[:1]
+        base, reachable = 1750000000, False
+    else:
+        chosen = GITHUB_RUNNERS
+        base, reachable = 1740000000, True
+    runners = []
+    for n, (name, repository, run_id, job) in enumerate(chosen):
+        t = base + n * 1000
+        files = honest_files(str(t - 100), str(t), pre_job("CI " + set_name, repository, "push", t + 30, run_id),
+                             post_job(t + 330, "normal"))
+        runners.append({"name": name, "kind": "plain", "files": files, "reject": None, "special": {},
+                        "github": {"repository": repository, "run_id": run_id,
+                                   "job": job if reachable else None}})
+    if set_name == "github-off":
+        t = base + 9000
+        runners.append({"name": "github-installed-only", "kind": "plain", "files": honest_files(str(t - 20), str(t)),
+                        "reject": None, "special": {}})
+    return runners
+
+
 def bulk_set(count):
     return [{"name": f"bulk-{i:05d}", "kind": "plain", "files": full_honest(i, 1720000000, "bulk "),
              "reject": None, "special": {}} for i in range(count)]
@@ -194,6 +248,8 @@ def cmd_write(root, stage, set_name, flavor, count, runner_fs=RUNNER_FS):
         runners = main_set()
     elif set_name == "bulk":
         runners = bulk_set(int(count))
+    elif set_name in ("github-off", "github-on", "github-outside"):
+        runners = github_set(set_name)
     else:
         runners = single_set(set_name, int(count))
     manifest = []
@@ -208,9 +264,11 @@ def cmd_write(root, stage, set_name, flavor, count, runner_fs=RUNNER_FS):
         else:
             write_tree(os.path.join(stage, "image", r["name"]), r)
         reject = r["reject"]
+        job = r["github"]["job"] if "github" in r else None
         manifest.append({
             "name": r["name"], "kind": r["kind"],
-            "lines": [] if reject or r["kind"] == "ignored" else expected_lines(r["files"], flavor),
+            "lines": [] if reject or r["kind"] == "ignored" else expected_lines(r["files"], flavor, job),
+            "github": r.get("github"),
             "reason": reject[0] if reject else None, "file": reject[1] if reject else None,
             "files": {k: v.decode("latin-1") for k, v in r["files"].items()},
             "special": r["special"],
@@ -442,6 +500,49 @@ def cmd_check_textfile(prom, manifests):
           if samples.get(key) != value])
 
 
+def textfile_samples(prom):
+    with open(prom) as f:
+        return dict(line.rsplit(" ", 1) for line in f.read().splitlines() if line and not line.startswith("#"))
+
+
+def cmd_check_github_textfile(prom, enriched, *kinds):
+    """The textfile's GitHub counters: runner_metrics_github_enriched_total is ENRICHED, and
+    runner_metrics_github_unenriched_total is the count given for each KIND=COUNT and 0 for
+    every other kind the textfile has (at least one kind must be there)."""
+    samples = textfile_samples(prom)
+    want = {"runner_metrics_github_enriched_total": enriched}
+    for kind in kinds:
+        name, count = kind.split("=")
+        want[f'runner_metrics_github_unenriched_total{{kind="{name}"}}'] = count
+    others = [k for k in samples if k.startswith("runner_metrics_github_unenriched_total{") and k not in want]
+    if not others and not kinds:
+        fail(["no runner_metrics_github_unenriched_total sample in the textfile"])
+    want.update({k: "0" for k in others})
+    fail([f"{key} is {samples.get(key)!r}, want {value}" for key, value in sorted(want.items())
+          if samples.get(key) != value])
+
+
+def cmd_check_requests(log, token, manifest):
+    """The fake API's request log: every request asks for the jobs of a run of the manifest,
+    with the token as a bearer credential, and each runner the API was asked about is there."""
+    with open(log) as f:
+        requests = [json.loads(line) for line in f]
+    asked = {f"/repos/{r['github']['repository']}/actions/runs/{r['github']['run_id']}/jobs"
+             for r in load([manifest]) if r.get("github")}
+    problems = []
+    for n, request in enumerate(requests):
+        headers = {k.lower(): v for k, v in request["headers"].items()}
+        if headers.get("authorization") != "Bearer " + token:
+            problems.append(f"request {n + 1} ({request['path']}): Authorization "
+                            f"{headers.get('authorization')!r}, want the token as a bearer credential")
+        if request["path"] not in asked:
+            problems.append(f"request {n + 1} for {request['path']}, which no runner names")
+    problems.extend(f"no request for {path}" for path in sorted(asked - {r["path"] for r in requests}))
+    if problems:
+        problems.insert(0, f"{len(requests)} requests")
+    fail(problems)
+
+
 def main(argv):
     command, args = argv[1], argv[2:]
     if command == "write":
@@ -454,6 +555,10 @@ def main(argv):
         cmd_check_audit(args[0], args[1], args[3:], int(args[2]))
     elif command == "check-textfile":
         cmd_check_textfile(args[0], args[1:])
+    elif command == "check-github-textfile":
+        cmd_check_github_textfile(*args)
+    elif command == "check-requests":
+        cmd_check_requests(*args)
     elif command == "snapshot":
         cmd_snapshot(args[0])
     elif command == "gone":

@@ -12,9 +12,10 @@ CACHE=${RUNNER_METRICS_ACCEPTANCE_CACHE:-/var/cache/runner-metrics-acceptance}
 BULK=${RUNNER_METRICS_ACCEPTANCE_BULK:-3000}
 SUITE=bookworm
 # What the tool and the test need in the container, beyond minbase: systemd as PID 1, mount
-# and losetup, mkfs.ext4, flock, and the shared libraries of the build (checked with ldd in the
-# container). The cache's name carries a digest of this list, so a change rebuilds it.
-PACKAGES=systemd,systemd-sysv,dbus,util-linux,e2fsprogs,mount,libseccomp2,libext2fs2,libcom-err2,libstdc++6,libgcc-s1,man-db
+# and losetup, mkfs.ext4, flock, and the shared libraries of the build's three binaries (checked
+# with ldd in the container; runner-metrics-github links libssl3's libssl.so.3 and
+# libcrypto.so.3). The cache's name carries a digest of this list, so a change rebuilds it.
+PACKAGES=systemd,systemd-sysv,dbus,util-linux,e2fsprogs,mount,libseccomp2,libext2fs2,libcom-err2,libstdc++6,libgcc-s1,libssl3,man-db
 FLAVOR=acceptance-small
 IGNORE_FILE=/var/lib/runner-metrics-active/runners
 # The textfile directory is absent (the tool creates it); its parent is there, as on a host with
@@ -48,6 +49,8 @@ WORK=""
 NSPAWN_PID=""
 INIT_PID=""
 BUILD_TMP=""
+FAKE_PID=""
+OUTSIDE_PID=""
 
 ok() { echo "ok - $1"; passed=$((passed + 1)); PASSED[$1]=1; }
 not_ok() { echo "not ok - $1: $2"; failed=$((failed + 1)); }
@@ -186,6 +189,8 @@ our_loop_devices() {
 cleanup() {
     set +e
     [ -n "${LOCK_JOB:-}" ] && kill "$LOCK_JOB" 2>/dev/null
+    [ -n "$FAKE_PID" ] && { kill "$FAKE_PID" 2>/dev/null; wait "$FAKE_PID" 2>/dev/null; }
+    [ -n "$OUTSIDE_PID" ] && { kill "$OUTSIDE_PID" 2>/dev/null; wait "$OUTSIDE_PID" 2>/dev/null; }
     if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
         kill -TERM "$NSPAWN_PID"   # nspawn shuts the container down cleanly on SIGTERM
         local i
@@ -215,7 +220,8 @@ trap 'exit 130' INT TERM
 remove_readme_install() {
     in_ct sh -ec 'systemctl disable --now runner-metrics.timer
         rm -rf /etc/systemd/system/runner-metrics.timer.d /usr/local/share/doc/runner-metrics
-        rm -f /usr/local/bin/runner-metrics /usr/local/bin/runner-metrics-worker /etc/default/runner-metrics \
+        rm -f /usr/local/bin/runner-metrics /usr/local/bin/runner-metrics-worker /usr/local/bin/runner-metrics-github \
+            /etc/default/runner-metrics \
             /etc/systemd/system/runner-metrics.service /etc/systemd/system/runner-metrics.timer \
             /etc/logrotate.d/runner-metrics-audit
         systemctl daemon-reload'
@@ -233,11 +239,27 @@ package_command() {
     real=$(in_ct readlink -f /usr/bin/runner-metrics)
     [ "$real" = /usr/libexec/runner-metrics/runner-metrics ] || { echo "/usr/bin/runner-metrics -> $real"; return 1; }
     in_ct test -x /usr/libexec/runner-metrics/runner-metrics-worker || { echo "no fork server beside it"; return 1; }
+    in_ct test -x /usr/libexec/runner-metrics/runner-metrics-github || { echo "no runner-metrics-github beside it"; return 1; }
     version=$(in_ct runner-metrics --version)
     want=$("$REPO/.build/release/runner-metrics" --version)
     [ "$version" = "$want" ] || { echo "installed: $version; built: $want"; return 1; }
     in_ct grep -qx "ExecStart=/usr/bin/runner-metrics extract --flavor \${RUNNER_METRICS_FLAVOR} \$RUNNER_METRICS_ARGS" \
         /lib/systemd/system/runner-metrics.service || { echo "the packaged unit does not run /usr/bin/runner-metrics"; return 1; }
+}
+
+# The package's Depends name the libraries' packages, libssl3 for runner-metrics-github.
+package_depends() {
+    local depends
+    depends=$(in_ct dpkg-query -W -f '${Depends}' runner-metrics)
+    case ", $depends, " in *", libssl3, "*|*", libssl3 ("*) return 0 ;; esac
+    echo "Depends: $depends"
+    return 1
+}
+
+# The network drop-in is shipped as an example only: the packaged unit keeps PrivateNetwork=yes.
+package_github_example() {
+    in_ct cmp /usr/share/doc/runner-metrics/examples/github-api.conf "$SRC/Security/systemd/github-api.conf" || return 1
+    unit_network yes without
 }
 
 package_manual() {
@@ -311,13 +333,15 @@ start_timer_as_readme() {
 }
 
 # "then edit it": the flavor, the active runners' file and the textfile, as the default file says.
+# configure_defaults [ARGS]: RUNNER_METRICS_ARGS is ARGS (default: $ARGS).
 ARGS="--ignore-file $IGNORE_FILE --textfile-dir $TEXTFILE_DIR"
 configure_defaults() {
+    local args=${1:-$ARGS}
     in_ct sed -i -e "s|^RUNNER_METRICS_FLAVOR=.*|RUNNER_METRICS_FLAVOR=\"$FLAVOR\"|" \
-        -e "s|^RUNNER_METRICS_ARGS=.*|RUNNER_METRICS_ARGS=\"$ARGS\"|" \
+        -e "s|^RUNNER_METRICS_ARGS=.*|RUNNER_METRICS_ARGS=\"$args\"|" \
         /etc/default/runner-metrics || return 1
     grep -qx "RUNNER_METRICS_FLAVOR=\"$FLAVOR\"" "$COPY/etc/default/runner-metrics" &&
-        grep -qx "RUNNER_METRICS_ARGS=\"$ARGS\"" "$COPY/etc/default/runner-metrics" ||
+        grep -qFx "RUNNER_METRICS_ARGS=\"$args\"" "$COPY/etc/default/runner-metrics" ||
         { echo "/etc/default/runner-metrics has no RUNNER_METRICS_FLAVOR= / RUNNER_METRICS_ARGS= line to edit"; return 1; }
 }
 
@@ -429,13 +453,145 @@ file_digest() { stat -c '%a %u %g %s' "$1" && sha256sum <"$1"; }
 service_inactive() { [ "$(in_ct systemctl is-active runner-metrics.service)" = inactive ]; }
 gone() { [ ! -e "$COPY/home/ubuntu/runner-fs/$1" ]; }
 
+# --- GitHub API enrichment -----------------------------------------------------------------------
+
+# The fake API (Tests/Support/fake_github.py) on the host's loopback, HTTPS with a CA made for
+# this run. systemd-nspawn without --private-network shares the host's network namespace, so
+# the container's 127.0.0.1 is the host's: the unit reaches it only when it has the host's
+# network (the drop-in), not from its own namespace (PrivateNetwork=yes).
+GH_TOKEN=ghp_acceptance0123456789abcdefABCDEF
+GH_TOKEN_FILE=/etc/runner-metrics/github-token
+GH_CA_CT=/etc/runner-metrics/test-ca.pem
+GH_DROPIN=/etc/systemd/system/runner-metrics.service.d/github-api.conf
+fake_api_start() {
+    local fake=$REPO/Tests/Support/fake_github.py
+    GH=$WORK/github
+    mkdir -p "$GH" || return 1
+    python3 "$fake" make-certs "$GH/certs" || return 1
+    python3 "$fake" serve --log "$GH/requests.log" --cert "$GH/certs" --host 127.0.0.1 >"$GH/port" 2>"$GH/serve.err" &
+    FAKE_PID=$!
+    wait_for 20 grep -qx 'PORT [0-9]*' "$GH/port" || { echo "no port from the fake API: $(one_line <"$GH/serve.err")"; return 1; }
+    GH_PORT=$(sed -n 's/^PORT //p' "$GH/port")
+    # The CA into the container; the token file as the option wants it: root's, mode 0600.
+    in_ct install -d -m 0755 /etc/runner-metrics || return 1
+    install -m 0644 "$GH/certs/ca.pem" "$COPY$GH_CA_CT" || return 1
+    in_ct sh -ec "umask 077; printf '%s\n' '$GH_TOKEN' >$GH_TOKEN_FILE; chown root:root $GH_TOKEN_FILE; chmod 0600 $GH_TOKEN_FILE"
+    GH_ARGS="$ARGS --github-token-file $GH_TOKEN_FILE --github-api-url https://127.0.0.1:$GH_PORT --github-ca-file $GH_CA_CT"
+}
+
+# The fake API answers at all: from the host, so that "nothing reached it" below means the
+# unit could not, not that the server was down.
+fake_api_answers() {
+    local out
+    out=$(python3 - "$GH_PORT" "$GH/certs/ca.pem" <<'PY'
+import json, ssl, sys, urllib.request
+context = ssl.create_default_context(cafile=sys.argv[2])
+with urllib.request.urlopen(f"https://127.0.0.1:{sys.argv[1]}/repos/octo/single/actions/runs/1/jobs",
+                            context=context, timeout=10) as response:
+    jobs = json.load(response)["jobs"]
+print("runner-1" if any(job["runner_name"] == "runner-1" for job in jobs) else "no runner-1 job")
+PY
+    ) || { echo "$out"; return 1; }
+    [ "$out" = runner-1 ] || { echo "$out"; return 1; }
+    # The probe's own request is not the unit's.
+    rm -f "$GH/requests.log"
+}
+
+# no_requests PID LOG: the fake API is still up and nothing reached it.
+no_requests() {
+    kill -0 "$1" 2>/dev/null || { echo "the fake API is not running"; return 1; }
+    [ ! -s "$2" ] && return 0
+    echo "$(wc -l <"$2") requests reached it: $(head -c 300 "$2" | one_line)"
+    return 1
+}
+
+# A second fake API on an address of the host's that is not loopback, which the drop-in's
+# IPAddressAllow=localhost leaves out (its certificate names only 127.0.0.1 and localhost, so
+# a connection the filter let through would fail as tls-failed, not connect-failed).
+outside_address() { hostname -I 2>/dev/null | tr ' ' '\n' | grep -m 1 -E '^[0-9]+(\.[0-9]+){3}$'; }
+outside_api_start() {
+    python3 "$REPO/Tests/Support/fake_github.py" serve --log "$GH/outside.log" --cert "$GH/certs" --host "$OUTSIDE_ADDR" \
+        >"$GH/outside.port" 2>"$GH/outside.err" &
+    OUTSIDE_PID=$!
+    wait_for 20 grep -qx 'PORT [0-9]*' "$GH/outside.port" || { echo "no port: $(one_line <"$GH/outside.err")"; return 1; }
+    OUTSIDE_PORT=$(sed -n 's/^PORT //p' "$GH/outside.port")
+    OUTSIDE_ARGS="$ARGS --github-token-file $GH_TOKEN_FILE --github-api-url https://$OUTSIDE_ADDR:$OUTSIDE_PORT --github-ca-file $GH_CA_CT"
+}
+
+# unit_network yes|no with|without: what systemd has loaded for the unit, PrivateNetwork= and
+# whether the drop-in is among its drop-ins.
+unit_network() {
+    local private dropins
+    private=$(in_ct systemctl show -P PrivateNetwork runner-metrics.service)
+    dropins=$(in_ct systemctl show -P DropInPaths runner-metrics.service)
+    [ "$private" = "$1" ] || { echo "PrivateNetwork=$private, want $1 (drop-ins: $dropins)"; return 1; }
+    case " $dropins " in
+        *" $GH_DROPIN "*) [ "$2" = with ] || { echo "$GH_DROPIN still loaded"; return 1; } ;;
+        *) [ "$2" = without ] || { echo "$GH_DROPIN not loaded (drop-ins: $dropins)"; return 1; } ;;
+    esac
+}
+
+# What systemd made of the drop-in's address families and IP address lists.
+dropin_loaded() {
+    local want got property
+    for want in "RestrictAddressFamilies=AF_INET AF_INET6 AF_NETLINK AF_UNIX" "IPAddressDeny=0.0.0.0/0 ::/0" \
+            "IPAddressAllow=127.0.0.0/8 ::1/128"; do
+        property=${want%%=*}
+        # In systemd's order, which is not the file's: compared as sets.
+        got=$(in_ct systemctl show -P "$property" runner-metrics.service | tr ' ' '\n' | sort | paste -sd ' ')
+        [ "$got" = "$(tr ' ' '\n' <<<"${want#*=}" | sort | paste -sd ' ')" ] || echo "$property=$got, want ${want#*=}"
+    done | grep . && return 1
+    return 0
+}
+
+# ip_filter_enforced ADDRESS PORT: this systemd enforces IPAddressDeny= at all: a transient unit
+# with the drop-in's lists cannot connect to the outside API. systemd filters with BPF programs
+# on the unit's cgroup (unified hierarchy); where it cannot (a cgroup v1 host, as on the project
+# machine), it ignores the lists without a word, and the connection goes through.
+ip_filter_enforced() {
+    ! in_ct systemd-run --wait --quiet --pipe -p IPAddressDeny=any -p IPAddressAllow=localhost \
+        /bin/bash -c "exec 3<>/dev/tcp/$1/$2" >/dev/null 2>&1
+}
+
+# The drop-in installed as its header says.
+install_github_dropin() {
+    in_ct sh -ec "cd $SRC/Security/systemd && install -D -m 0644 github-api.conf $GH_DROPIN
+        systemctl daemon-reload"
+}
+
+remove_github_dropin() {
+    in_ct sh -ec "rm -f $GH_DROPIN; systemctl daemon-reload"
+}
+
+# exposure: systemd-analyze security's overall exposure of the unit as loaded (drop-ins too).
+exposure() {
+    in_ct systemd-analyze security --no-pager runner-metrics.service 2>&1 |
+        sed -n 's/.*Overall exposure level for runner-metrics.service: \([0-9.]*\).*/\1/p'
+}
+
+# The default unit's bound, as loaded in the container: --threshold compares the exact value
+# (tenths), not the rounded one printed.
+exposure_at_most_3_7() {
+    local out
+    out=$(in_ct systemd-analyze security --no-pager --threshold=37 runner-metrics.service 2>&1) && return 0
+    grep "Overall exposure" <<<"$out" || echo "systemd-analyze security failed: $(tail -3 <<<"$out" | one_line)"
+    return 1
+}
+
 # --- The run --------------------------------------------------------------------------------------
 
 
+# libraries_present DIR: ldd in the container finds every shared library of DIR's supervisor and
+# runner-metrics-github; the fork server there is static, as it is meant to be (no loader in the
+# process that reads hostile bytes; packaging/deb/lintian-overrides).
 libraries_present() {
-    local out
-    out=$(in_ct ldd /usr/local/bin/runner-metrics 2>&1) || { echo "$out"; return 1; }
-    ! grep "not found" <<<"$out"
+    local out binary
+    for binary in runner-metrics runner-metrics-github; do
+        out=$(in_ct ldd "$1/$binary" 2>&1) || { echo "ldd $1/$binary: $(one_line <<<"$out")"; return 1; }
+        ! grep "not found" <<<"$out" | sed "s|^|$binary: |" || return 1
+    done
+    out=$(in_ct ldd "$1/runner-metrics-worker" 2>&1)
+    grep -q "not a dynamic executable" <<<"$out" || { echo "runner-metrics-worker: $(one_line <<<"$out")"; return 1; }
 }
 
 # For the test only: the timer fires 1 s after it starts and 2 s after each run (the shipped one:
@@ -539,7 +695,7 @@ ok "container boots ($(in_ct systemctl is-system-running))"
 run install_as_readme || abort "install as the README says" "$(step_log)"
 ok "install as the README says"
 run observe_results || abort "drop-in recording each run's result" "$(step_log)"
-check "the root has the supervisor's shared libraries" libraries_present
+check "the root has the shared libraries of all three binaries" libraries_present /usr/local/bin
 run configure_defaults || abort "edit /etc/default/runner-metrics" "$(step_log)"
 run layout_main || abort "lay out the runners" "$(step_log)"
 ignored_before=$(python3 "$HERE/runners.py" snapshot "$COPY/home/ubuntu/runner-fs/ignored-active")
@@ -613,6 +769,79 @@ else
     not_ok "held lock" "flock on /var/lib/runner-metrics/lock not held within 20 s"
 fi
 
+# GitHub API enrichment (--github-token-file), with the README's install: the fake API on the
+# host's loopback. First the default unit (PrivateNetwork=yes): every runner asked fails to
+# connect, its events go out exactly as without enrichment, and nothing reaches the host. Then
+# the shipped drop-in: the fake API's answers in the lines. Then both taken away again.
+if run fake_api_start; then
+    ok "fake GitHub API started (HTTPS on the host's 127.0.0.1)"
+    echo "# fake GitHub API on 127.0.0.1:$GH_PORT ($(( $(date +%s) - started )) s)"
+    check "the fake GitHub API answers the host" fake_api_answers
+    check "github args in /etc/default/runner-metrics" configure_defaults "$GH_ARGS"
+    check "default unit: PrivateNetwork=yes, no network drop-in" unit_network yes without
+    check "default unit: exposure at most 3.7 (systemd-analyze security, as loaded)" exposure_at_most_3_7
+    run layout_later github-off 0 || abort "lay out github-off" "$(step_log)"
+    log_at=$(size_of "$METRICS_LOG")
+    check "github, no network: start succeeds" started_ok
+    check "github, no network: result success, exit status 0" unit_ended 0
+    check "github, no network: lines exactly as without enrichment" \
+        python3 "$HERE/runners.py" check-lines "$COPY$METRICS_LOG" "$log_at" "$STAGE/github-off.json"
+    check "github, no network: textfile counts 3 connect-failed, none enriched" \
+        python3 "$HERE/runners.py" check-github-textfile "$COPY$TEXTFILE_DIR/runner-metrics.prom" 0 connect-failed=3
+    check "github, no network: runners gone" python3 "$HERE/runners.py" gone "$COPY" "$STAGE/github-off.json"
+    # Only once the textfile shows the three asked and failed to connect does an empty request
+    # log say that the unit could not reach the host, not that it never asked.
+    check_after "github, no network: textfile counts 3 connect-failed, none enriched" \
+        "github, no network: no request reached the host's loopback" no_requests "$FAKE_PID" "$GH/requests.log"
+    if run install_github_dropin; then
+        check "drop-in: PrivateNetwork=no, $GH_DROPIN loaded" unit_network no with
+        check "drop-in: as loaded, its address families, IPAddressDeny=any and IPAddressAllow=localhost" dropin_loaded
+        gh_exposure=$(exposure)
+        echo "# systemd-analyze security with the drop-in: exposure ${gh_exposure:-unknown}"
+        check "drop-in: systemd-analyze security gives an exposure (${gh_exposure:-none})" test -n "$gh_exposure"
+        run layout_later github-on 0 || abort "lay out github-on" "$(step_log)"
+        log_at=$(size_of "$METRICS_LOG")
+        check "github, drop-in: start succeeds" started_ok
+        check "github, drop-in: result success, exit status 0" unit_ended 0
+        check "github, drop-in: the API's queue_duration and job_conclusion in the lines, exactly" \
+            python3 "$HERE/runners.py" check-lines "$COPY$METRICS_LOG" "$log_at" "$STAGE/github-on.json"
+        check "github, drop-in: each request for a runner's run, the token as the bearer" \
+            python3 "$HERE/runners.py" check-requests "$GH/requests.log" "$GH_TOKEN" "$STAGE/github-on.json"
+        check "github, drop-in: textfile counts 5 enriched, 1 http-404 (and the 3 connect-failed before)" \
+            python3 "$HERE/runners.py" check-github-textfile "$COPY$TEXTFILE_DIR/runner-metrics.prom" 5 connect-failed=3 http-404=1
+        check "github, drop-in: runners gone" python3 "$HERE/runners.py" gone "$COPY" "$STAGE/github-on.json"
+        # The drop-in's IPAddressDeny=any with IPAddressAllow=localhost: an API elsewhere is
+        # refused. Checked only where this systemd enforces the lists at all (ip_filter_enforced).
+        OUTSIDE_ADDR=$(outside_address)
+        if [ -z "$OUTSIDE_ADDR" ]; then
+            echo "# not checked here: an API outside IPAddressAllow= refused (the host has no IPv4 address but loopback)"
+        elif ! run outside_api_start; then
+            not_ok "a fake API outside IPAddressAllow=" "$(step_log)"
+        elif ! ip_filter_enforced "$OUTSIDE_ADDR" "$OUTSIDE_PORT"; then
+            echo "# not checked here: an API outside IPAddressAllow= refused (this systemd enforces no IPAddressDeny=: a transient unit with it connected to $OUTSIDE_ADDR; the container's cgroups: $(in_ct stat -fc %T /sys/fs/cgroup /sys/fs/cgroup/unified 2>/dev/null | one_line))"
+        elif run configure_defaults "$OUTSIDE_ARGS" && run layout_later github-outside 0; then
+            log_at=$(size_of "$METRICS_LOG")
+            check "github, drop-in, API outside IPAddressAllow=: start succeeds" started_ok
+            check "github, drop-in, API outside IPAddressAllow=: result success, exit status 0" unit_ended 0
+            check "github, drop-in, API outside IPAddressAllow=: lines without the fields" \
+                python3 "$HERE/runners.py" check-lines "$COPY$METRICS_LOG" "$log_at" "$STAGE/github-outside.json"
+            check "github, drop-in, API outside IPAddressAllow=: refused as connect-failed" \
+                python3 "$HERE/runners.py" check-github-textfile "$COPY$TEXTFILE_DIR/runner-metrics.prom" 5 connect-failed=4 http-404=1
+            check_after "github, drop-in, API outside IPAddressAllow=: refused as connect-failed" \
+                "github, drop-in, API outside IPAddressAllow=: no request reached it" no_requests "$OUTSIDE_PID" "$GH/outside.log"
+        else
+            not_ok "a fake API outside IPAddressAllow=" "$(step_log)"
+        fi
+    else
+        not_ok "drop-in installed" "$(step_log)"
+    fi
+    run remove_github_dropin || not_ok "drop-in removed" "$(step_log)"
+    check "github args taken out of /etc/default/runner-metrics" configure_defaults
+    check "drop-in removed: the default unit again (PrivateNetwork=yes)" unit_network yes without
+else
+    not_ok "fake GitHub API started" "$(step_log)"
+fi
+
 # The Debian package (packaging/deb/build.sh, which .ci/run runs before this script): the
 # README's install taken away first, then the package installed, run, upgraded over itself,
 # removed and purged, checking what each step leaves.
@@ -625,6 +854,10 @@ elif run remove_readme_install; then
     check_after "package installs" "package: timer enabled and started by the install" timer_up
     check_after "package installs" "package: the command and its fork server from /usr/libexec" package_command
     check_after "package installs" "package: man runner-metrics-extract" package_manual
+    check_after "package installs" "package: ldd resolves every library of the binaries in /usr/libexec" \
+        libraries_present /usr/libexec/runner-metrics
+    check_after "package installs" "package: Depends has libssl3" package_depends
+    check_after "package installs" "package: the network drop-in an example only, not active" package_github_example
     run configure_defaults || not_ok "package: edit /etc/default/runner-metrics" "$(step_log)"
     run layout_later pkg-1 2 || abort "lay out pkg-1" "$(step_log)"
     log_at=$(size_of "$METRICS_LOG")

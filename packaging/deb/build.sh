@@ -5,7 +5,7 @@
 # usage: packaging/deb/build.sh [OUTPUT_DIRECTORY]     (default: .build/deb)
 #
 # Run as root or not; the package's files are owned by root either way (--root-owner-group).
-# Needs: the Swift toolchain, dpkg-dev-free dpkg-deb, binutils (strip), gzip, and the
+# Needs: the Swift toolchain, dpkg-dev-free dpkg-deb, binutils (strip, readelf), gzip, and the
 # build's system libraries (README "Set-up"). Prints the .deb's path last.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -35,9 +35,11 @@ install -d "$root/DEBIAN" "$root/usr/bin" "$root/usr/libexec/runner-metrics" "$r
     "$root/usr/share/fish/vendor_completions.d" "$root/usr/share/doc/runner-metrics/Security" \
     "$root/usr/share/doc/runner-metrics/examples" "$root/usr/share/lintian/overrides"
 
-# 2. Both binaries side by side (the supervisor execs the fork server from its own directory),
-#    off PATH; the command is a symlink to the real path, which /proc/self/exe resolves to.
-for binary in runner-metrics runner-metrics-worker; do
+# 2. The three binaries side by side (the supervisor execs the fork server, and with GitHub API
+#    enrichment runner-metrics-github, from its own directory), off PATH; the command is a
+#    symlink to the real path, which /proc/self/exe resolves to.
+binaries=(runner-metrics runner-metrics-worker runner-metrics-github)
+for binary in "${binaries[@]}"; do
     install -m 0755 "$release/$binary" "$root/usr/libexec/runner-metrics/$binary"
     strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/usr/libexec/runner-metrics/$binary"
 done
@@ -77,6 +79,9 @@ install -m 0644 Security/*.md "$doc/Security/"
 packaged Security/cron/runner-metrics >"$doc/examples/cron.d-runner-metrics"
 install -m 0644 Security/logrotate/runner-metrics-cron Security/logrotate/runner-metrics-metrics.suggested \
     Security/prometheus/runner-metrics.rules.yml "$doc/examples/"
+# The drop-in that gives the unit a network for GitHub API enrichment: an example only, never
+# active by default (the packaged unit keeps PrivateNetwork=yes).
+install -m 0644 Security/systemd/github-api.conf "$doc/examples/github-api.conf"
 {
     echo "Upstream-Name: runner-metrics"
     echo
@@ -90,11 +95,18 @@ printf 'runner-metrics (%s) unstable; urgency=medium\n\n  * Built from commit %s
     "$version" "$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" "$(date -R -u -d @"${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}")" \
     | gzip -9n >"$doc/changelog.gz"
 find "$root/usr" "$root/etc" "$root/lib" -type f -exec chmod 0644 {} +
-chmod 0755 "$root/usr/libexec/runner-metrics/runner-metrics" "$root/usr/libexec/runner-metrics/runner-metrics-worker"
+for binary in "${binaries[@]}"; do chmod 0755 "$root/usr/libexec/runner-metrics/$binary"; done
 find "$root" -type d -exec chmod 0755 {} +
 
-# 6. Control files. Depends: the packages of the shared libraries the binaries link.
-libraries=$(ldd "$root/usr/libexec/runner-metrics/runner-metrics" | awk '/=> \//{print $3}')
+# 6. Control files. Depends: the packages of the shared libraries every shipped binary links
+#    (runner-metrics-github brings libssl3). A binary with a program interpreter must be one
+#    ldd can read; one without (the static fork server) links none.
+libraries=$(for binary in "${binaries[@]}"; do
+        path=$root/usr/libexec/runner-metrics/$binary
+        readelf -lW "$path" | grep -q 'Requesting program interpreter' || continue
+        linked=$(ldd "$path") && ! grep "not found" <<<"$linked" >&2 || { echo "ldd $path failed" >&2; exit 1; }
+        awk '/=> \//{print $3}' <<<"$linked"
+    done | sort -u) || exit 1
 depends=$(for library in $libraries; do dpkg -S "$(readlink -f "$library")" 2>/dev/null || dpkg -S "$library"; done \
     | cut -d: -f1 | sort -u | paste -sd, | sed 's/,/, /g')
 [ -n "$depends" ] || { echo "could not find the packages of: $libraries" >&2; exit 1; }
