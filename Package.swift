@@ -103,7 +103,10 @@ var targets: [Target] = [
     .executableTarget(
         name: "runner-metrics-github",
         dependencies: ["GitHubAPI", "WorkerProtocol", "MetricsDecoding", "CTLSShim", "CSandboxShim"],
-        swiftSettings: strict
+        swiftSettings: strict,
+        // Full RELRO, as for runner-metrics: this process parses network bytes, so its GOT is
+        // read-only before the first one arrives.
+        linkerSettings: [.unsafeFlags(["-Xlinker", "-z", "-Xlinker", "now"])]
     ),
     // Records the commit the binaries are built from (runner-metrics --version, build_info).
     .plugin(name: "BuildInfo", capability: .buildTool()),

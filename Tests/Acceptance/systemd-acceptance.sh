@@ -534,7 +534,7 @@ unit_network() {
 # What systemd made of the drop-in's address families and IP address lists.
 dropin_loaded() {
     local want got property
-    for want in "RestrictAddressFamilies=AF_INET AF_INET6 AF_NETLINK AF_UNIX" "IPAddressDeny=0.0.0.0/0 ::/0" \
+    for want in "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX" "IPAddressDeny=0.0.0.0/0 ::/0" \
             "IPAddressAllow=127.0.0.0/8 ::1/128"; do
         property=${want%%=*}
         # In systemd's order, which is not the file's: compared as sets.
