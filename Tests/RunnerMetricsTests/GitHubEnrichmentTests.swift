@@ -94,6 +94,12 @@ final class FakeGitHub {
     }
 }
 
+/// The binary `name` in the directory of `binary` (the build's products directory). Only the
+/// last component changes: the checkout's own path may contain "runner-metrics" too.
+func sibling(of binary: String, _ name: String) -> String {
+    URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent(name).path
+}
+
 func request(_ runner: String, _ scenario: String, run: String = "1") -> EnrichmentRequest {
     EnrichmentRequest(runner: runner, repository: "octo/\(scenario)", workflowRunID: run)
 }
@@ -405,7 +411,7 @@ let twelveAndAHalf = EnrichmentResult.enriched(queueDuration: Clamped.difference
         let ldd = try HardeningSupport.tool("ldd", package: "libc-bin")
         let nm = try HardeningSupport.tool("nm", package: "binutils")
         let supervisor = try HardeningSupport.binary()
-        let client = supervisor.replacingOccurrences(of: "/runner-metrics", with: "/runner-metrics-github")
+        let client = sibling(of: supervisor, "runner-metrics-github")
         let supervisorLibraries = try HardeningSupport.run(ldd, [supervisor])
         let clientLibraries = try HardeningSupport.run(ldd, [client])
         #expect(supervisorLibraries.status == 0 && clientLibraries.status == 0)
@@ -423,7 +429,7 @@ let twelveAndAHalf = EnrichmentResult.enriched(queueDuration: Clamped.difference
     @Test func theSupervisorMakesNoNetworkCall() throws {
         let fake = try FakeGitHub()
         let strace = try HardeningSupport.tool("strace", package: "strace")
-        let probe = try HardeningSupport.binary().replacingOccurrences(of: "/runner-metrics", with: "/runner-metrics-github-probe")
+        let probe = sibling(of: try HardeningSupport.binary(), "runner-metrics-github-probe")
         let traces = fake.directory + "/trace"
         let result = try HardeningSupport.run(strace, [
             "-f", "-ff", "-qq", "-e", "trace=socket,connect,execve,execveat", "-o", traces, probe, fake.url, fake.tokenFile,
@@ -456,7 +462,7 @@ extension GitHubEnrichmentTests {
     @Test func theLookupAndTheBundleHappenWithoutRoot() throws {
         let fake = try FakeGitHub()
         let strace = try HardeningSupport.tool("strace", package: "strace")
-        let probe = try HardeningSupport.binary().replacingOccurrences(of: "/runner-metrics", with: "/runner-metrics-github-probe")
+        let probe = sibling(of: try HardeningSupport.binary(), "runner-metrics-github-probe")
         let traces = fake.directory + "/trace"
         // No CA file: the process reads the system bundle itself (which does not trust the
         // test CA, so the request fails TLS; the order of the calls is what is looked at).
