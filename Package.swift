@@ -174,14 +174,16 @@ let package = Package(
 
 // Fuzzing (Security/fuzz/run.sh): the libFuzzer targets exist only when RUNNER_METRICS_FUZZ is
 // set, so a normal `swift build` / `swift test` never builds them and stays sanitizer-free.
-// run.sh builds them with `-Xswiftc -sanitize=fuzzer,address` so that MetricsDecoding and
-// RunnerWorker are instrumented too (coverage guidance needs the code under test instrumented).
+// run.sh builds them with `-Xswiftc -sanitize=fuzzer,address` so that MetricsDecoding,
+// RunnerWorker, GitHubAPI and WorkerProtocol are instrumented too (coverage guidance needs the
+// code under test instrumented).
 if Context.environment["RUNNER_METRICS_FUZZ"] != nil {
     let fuzzFlags: [SwiftSetting] = [.swiftLanguageMode(.v6), .unsafeFlags(["-parse-as-library"])]
     package.targets.append(.target(name: "FuzzSupport", dependencies: ["MetricsDecoding"], swiftSettings: fuzzFlags))
     for (name, dependencies) in [
         ("FuzzStrictJSON", []), ("FuzzTimestamp", []), ("FuzzPreJob", []), ("FuzzPostJob", []),
         ("FuzzRecord", []), ("FuzzFrame", []), ("FuzzWorker", ["RunnerWorker"]), ("FuzzDifferential", []),
+        ("FuzzGitHubResponse", ["GitHubAPI", "WorkerProtocol"]), ("FuzzEnrichmentFrames", ["WorkerProtocol"]),
     ] as [(String, [Target.Dependency])] {
         package.targets.append(.executableTarget(
             name: name, dependencies: ["MetricsDecoding", "FuzzSupport"] + dependencies, swiftSettings: fuzzFlags))

@@ -17,7 +17,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-all_targets=(FuzzStrictJSON FuzzTimestamp FuzzPreJob FuzzPostJob FuzzRecord FuzzFrame FuzzWorker FuzzDifferential)
+all_targets=(FuzzStrictJSON FuzzTimestamp FuzzPreJob FuzzPostJob FuzzRecord FuzzFrame FuzzWorker FuzzDifferential
+             FuzzGitHubResponse FuzzEnrichmentFrames)
 
 seconds=60
 targets=()
@@ -69,6 +70,7 @@ max_len() {
         FuzzTimestamp|FuzzPreJob|FuzzPostJob) echo 1100 ;;   # just past the 1024-byte file limit
         FuzzRecord|FuzzWorker) echo 4500 ;;                  # four files, one may be too large
         FuzzFrame) echo 8300 ;;                              # just past Frame.maxSize
+        FuzzEnrichmentFrames) echo 1100 ;;                   # a request frame (528) twice, short configurations
         *) echo 4096 ;;
     esac
 }
