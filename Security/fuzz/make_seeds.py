@@ -226,3 +226,228 @@ for target in ("FuzzStrictJSON", "FuzzDifferential"):
     for name in sorted(os.listdir(suite)):
         with open(os.path.join(suite, name), "rb") as f:
             write(target, "suite-" + name, f.read())
+
+# --- GitHub API responses: byte 0 = mode (low 2 bits) and parameters (FuzzGitHubResponse.swift) ---
+# mode 0: bounds (bits 2-4 header, 5-7 body), then the chunk-stream length, the stream, the response
+def gh_job(runner, created="2024-01-02T03:04:05Z", started="2024-01-02T03:04:17.5Z", conclusion="success"):
+    name = "null" if runner is None else '"%s"' % runner
+    value = "null" if conclusion is None else '"%s"' % conclusion
+    return ('{"id": 1, "run_id": 9876543210, "runner_name": %s, "created_at": "%s", "started_at": "%s", '
+            '"conclusion": %s, "labels": ["self-hosted"], "steps": [{"name": "Set up job", "number": 1, '
+            '"conclusion": "success"}]}') % (name, created, started, value)
+
+def gh_page(jobs, total=None):
+    return '{"total_count": %d, "jobs": [%s]}' % (len(jobs) if total is None else total, ", ".join(jobs))
+
+pages = [
+    gh_page([gh_job("runner-1")]),
+    gh_page([gh_job("a"), gh_job(None, conclusion=None), gh_job("b", conclusion="timed_out")], total=7),
+    gh_page([gh_job("r"), gh_job("a"), gh_job("r")]),                        # the runner named twice
+    gh_page([gh_job("r", created="2024-02-29T23:59:59.999999-05:30", started="2024-03-01T00:00:00+01:00",
+                    conclusion="action_required")]),
+    gh_page([gh_job("caf\u00e9"), gh_job("cafe\u0301")]),                     # equivalent, not equal
+    gh_page([gh_job("r", created="2008-01-01T00:00:00Z", started="2008-02-05T00:00:00Z")]),   # queue of 35 days
+    gh_page([gh_job("r", created="0001-01-01T00:00:00+23:59", started="9999-12-31T23:59:59.999999-23:59")]),
+    gh_page([gh_job(n) for n in "abcdefgh"] + [gh_job("a")], total=9),
+    gh_page([], total=0), gh_page([], total=1000000), gh_page([gh_job("r")], total=1000001),
+    '{"total_count": 0, "jobs": [], "x": [[[[[[[1]]]]]]]}',
+    # refused shapes (Tests/GitHubAPITests/JobsDecodingTests.swift)
+    "[]", '{"jobs": []}', '{"total_count": -1, "jobs": []}', '{"total_count": 1.5, "jobs": []}',
+    '{"total_count": 1e2, "jobs": []}', '{"total_count": -0, "jobs": []}', '{"total_count": "1", "jobs": []}',
+    '{"total_count": 1}', '{"total_count": 1, "jobs": {}}', '{"total_count": 1, "jobs": [1]}',
+    '{"total_count": 1, "total_count": 1, "jobs": []}', '{"total_count": 1, "jobs": [],}',
+    gh_page([gh_job("a").replace(', "conclusion": "success", "labels"', ', "labels"')]),
+    gh_page([gh_job("a").replace('"runner_name": "a"', '"runner_name": 5')]),
+    gh_page([gh_job("a", created="2024-01-02")]), gh_page([gh_job("a", conclusion="stale")]),
+    gh_page([gh_job("a", conclusion="SUCCESS")]), gh_page([gh_job("a").replace('"2024-01-02T03:04:17.5Z"', "null")]),
+    '{"total_count": 1, "jobs": [], "x": [[[[[[[[1]]]]]]]]}', "\ufeff" + gh_page([]),
+]
+
+def http(body, status="200 OK", headers=None, chunks=None):
+    b = body.encode("utf-8") if isinstance(body, str) else body
+    hs = ["Date: Tue, 02 Jan 2024 03:04:20 GMT", "Content-Type: application/json; charset=utf-8",
+          "X-GitHub-Media-Type: github.v3; format=json", "X-RateLimit-Remaining: 4999"]
+    if headers is not None:
+        hs = headers
+    if chunks is None:
+        if headers is None:
+            hs.append("Content-Length: %d" % len(b))
+        return ("HTTP/1.1 %s\r\n" % status + "".join(h + "\r\n" for h in hs) + "\r\n").encode() + b
+    if headers is None:
+        hs.append("Transfer-Encoding: chunked")
+    out = ("HTTP/1.1 %s\r\n" % status + "".join(h + "\r\n" for h in hs) + "\r\n").encode()
+    at = 0
+    for n in chunks:
+        piece = b[at:at + n]
+        at += n
+        out += b"%x\r\n" % len(piece) + piece + b"\r\n"
+    if at < len(b):
+        out += b"%x\r\n" % (len(b) - at) + b[at:] + b"\r\n"
+    return out + b"0\r\n\r\n"
+
+page0 = pages[0].encode()
+responses = [
+    http(pages[0]), http(pages[2]), http(pages[1], chunks=[10, 1, 100]), http(pages[0], chunks=[len(page0)]),
+    http(pages[3], chunks=[1] * 8),
+    http(b"", status="404 Not Found", headers=["Content-Length: 0"]),
+    http('{"message":"Bad credentials"}', status="401 Unauthorized"),
+    http("", status="502 Bad Gateway", headers=["Content-Length: 0", "Connection: close"]),
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\nhello",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nA\r\n, world!!!\r\n0\r\nX-Trailer: t\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}HTTP/1.1",
+    b"HTTP/1.1 204 No Content\r\n\r\n", b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\nhello",
+    b"HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\ncontent-encoding: identity\r\ncontent-length: 1\r\n\r\nx",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n" + b"a" * 1024 + b"\r\n0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n00000005\r\nhello\r\n00000000\r\n\r\n",
+    # incomplete
+    b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhell", b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n",
+    # refused (Tests/GitHubAPITests/HTTPResponseParserTests.swift)
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\n{}", b"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\n{}",
+    b"HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\n", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 0\r\n\r\n", b"HTTP/1.1 200 OK\r\n\r\n",
+    b"HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length : 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nX-A: 1\r\n folded\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nX-A: a\rb\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nX-A: a\x01b\r\nContent-Length: 0\r\n\r\n", b"HTTP/1.1 100 Continue\r\n\r\n",
+    b"HTTP/2 200\r\nContent-Length: 0\r\n\r\n", b"HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 20x OK\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nz\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n000000005\r\nhello\r\n0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXY0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nbad trailer\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * 2000 + b"\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 1025\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n200\r\n" + b"a" * 512 + b"\r\n201\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: " + b"t" * 2000 + b"\r\n\r\n",
+]
+# (selector, chunk stream) pairs: default bounds byte by byte, default bounds in chunks, and the
+# small bounds (header 1024 / body 1024, header 64, body 16, header 2048 / body 0)
+streams = [(0x00, b""), (0x00, bytes([1, 2, 3, 5, 8, 13, 0, 200])), (0x24, bytes([7, 0, 64])),
+           (0x0C, bytes([3])), (0x80, bytes([0, 1])), (0x5C, bytes([255]))]
+n = 0
+for r in responses:
+    for sel, stream in streams:
+        write("FuzzGitHubResponse", "seed-h%03d" % n, bytes([sel, len(stream)]) + stream + r)
+        n += 1
+    write("FuzzGitHubResponse", "seed-e%03d" % n, b"\x03" + r)   # mode 3: default bounds, 200 body to the page
+    n += 1
+# mode 1: pages, selection parameters in bits 2-7 (pages of 1-4 jobs, 1-4 pages, which job names the runner)
+for i, p in enumerate(pages):
+    for sel in (0x01, 0x05 | 0x3 << 2, 0x1D, 0x41 | 0x4, 0xFD):
+        write("FuzzGitHubResponse", "seed-j%03d-%02x" % (i, sel), bytes([sel]) + p.encode("utf-8"))
+# mode 2: RFC 3339 times (Tests/GitHubAPITests/JobsDecodingTests.swift), accepted and refused
+times = [
+    "2024-01-02T03:04:05Z", "2024-01-02T03:04:05.25+01:00", "2024-02-29T23:59:59.999999-05:30",
+    "1970-01-01T00:00:00Z", "2024-01-02T03:04:05.1Z", "2024-01-02T03:04:05+00:00", "2000-02-29T00:00:00Z",
+    "0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59.999999-23:59", "1969-12-31T23:59:59.999999Z",
+    "2008-01-01T00:00:00Z", "2200-01-01T00:00:00Z", "2400-02-29T12:00:00-00:00",
+    "", "2024-01-02", "2024-01-02T03:04:05", "2024-01-02t03:04:05Z", "2024-01-02T03:04:05z",
+    "2024-01-02 03:04:05Z", "2024-01-02T03:04:05.Z", "2024-01-02T03:04:05.1234567Z", "2024-02-30T00:00:00Z",
+    "2023-02-29T00:00:00Z", "1900-02-29T00:00:00Z", "2024-13-01T00:00:00Z", "2024-00-01T00:00:00Z",
+    "2024-01-00T00:00:00Z", "2024-01-02T24:00:00Z", "2024-01-02T03:60:00Z", "2024-01-02T03:04:60Z",
+    "2024-01-02T03:04:05+24:00", "2024-01-02T03:04:05+01:60", "2024-01-02T03:04:05+0100", "2024-01-02T03:04:05+01",
+    "2024-01-02T03:04:05Z ", " 2024-01-02T03:04:05Z", "0000-01-01T00:00:00Z", "+2024-01-02T03:04:05Z",
+    "2024-1-02T03:04:05Z", "\uff12024-01-02T03:04:05Z", "2024-01-02T03:04:05.\u0661Z",
+    "2024-01-02T03:04:05.123456", "2024-01-02T03:04:05+01:00Z", "2016-12-31T23:59:60Z",
+]
+for i, t in enumerate(times):
+    write("FuzzGitHubResponse", "seed-t%03d" % i, b"\x02" + t.encode("utf-8"))
+
+# --- the GitHub process's frames: byte 0 mod 6 (FuzzEnrichmentFrames.swift) ---------------------
+def answer(tag, kind, code=0, status=0, created=0, started=0):
+    return struct.pack("<IBBHqq", tag, kind, code, status, created, started)
+
+EARLIEST, LATEST, QUEUE = 1199145600000000, 7258118400000000, 35 * 86400 * 1000000
+answers = [
+    answer(3, 1, 7, 0, 1704164645000000, 1704164657500000), answer(1, 1, 0, 0, EARLIEST, EARLIEST),
+    answer(1, 1, 1, 0, LATEST, LATEST), answer(1, 1, 1, 0, EARLIEST, EARLIEST + QUEUE),
+    answer(1, 1, 1, 0, 1704164657500000, 1704164645000000),                   # negative queue (skew)
+    answer(4, 7, 0, 502), answer(0xFFFFFFFF, 13),
+] + [answer(1, k) for k in range(2, 14) if k != 7] + [
+    # refused: unknown kind and code, times out of range, a queue past 35 days, stray fields
+    answer(1, 0), answer(1, 14), answer(1, 1, 8, 0, 1704164645000000, 1704164657500000),
+    answer(1, 1, 1, 0, EARLIEST - 1, EARLIEST), answer(1, 1, 1, 0, LATEST, LATEST + 1),
+    answer(1, 1, 1, 0, EARLIEST, EARLIEST + QUEUE + 1), answer(1, 1, 1, 0, -(1 << 63), (1 << 63) - 1),
+    answer(1, 1, 1, 200, 1704164645000000, 1704164657500000), answer(1, 2, 0, 500), answer(1, 2, 1),
+    answer(1, 2, 0, 0, 1), answer(1, 7, 0, 200), answer(1, 7, 0, 99), answer(1, 7, 0, 600), answer(1, 7, 0, 404),
+    answer(1, 7, 1, 502), b"RMGH" + struct.pack("<I", 1) + b"\x00" * 16,    # the ready frame
+    answer(3, 1, 7, 0, 1704164645000000, 1704164657500000)[:-1], answer(1, 2) + b"\x00",
+]
+for i, a in enumerate(answers):
+    write("FuzzEnrichmentFrames", "seed-a%03d" % i, b"\x00" + a)
+# built answers: tag (4), kind, conclusion, status low, created (anchor + 5 delta bytes),
+# started selector, started (anchor + 5) or queue delta, flags, status high
+for i, b in enumerate([bytes([1, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+                       bytes([1, 0, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0]),
+                       bytes([1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 1, 0]),
+                       bytes([9, 0, 0, 0, 6, 0, 0xF6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 1]),
+                       bytes([9, 0, 0, 0, 3, 1, 1, 2, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 15, 0])]):
+    write("FuzzEnrichmentFrames", "seed-b%03d" % i, b"\x01" + b)
+
+def request(tag, repo, run_id, runner, repo_len=None, runner_len=None):
+    r, n = repo.encode() if isinstance(repo, str) else repo, runner.encode() if isinstance(runner, str) else runner
+    return (struct.pack("<IHHQ", tag, len(r) if repo_len is None else repo_len, len(n) if runner_len is None else runner_len,
+                        run_id) + r.ljust(256, b"\x00")[:256] + n.ljust(256, b"\x00")[:256])
+
+requests = [
+    (7, "octo-org/hello.world_1", 9876543210, "runner \u00fc 1"), (1, "a/b", 1, "r"),
+    (1, "user_corp/repo", (1 << 63) - 1, "x" * 255), (1, "o" * 100 + "/" + "r" * 100, 42, "\U0001F600"),
+    (1, "-octo/r", 1, "r"), (1, "_octo/r", 1, "r"), (1, "octo/.", 1, "r"), (1, "octo/..", 1, "r"), (1, "octo", 1, "r"),
+    (1, "octo/r/x", 1, "r"), (1, "/r", 1, "r"), (1, "o/", 1, "r"), (1, "o/r?x=1", 1, "r"), (1, "\u00f6/r", 1, "r"),
+    (1, "o/r", 0, "r"), (1, "o/r", 1 << 63, "r"), (1, "o/r", 1, ""), (1, "o/r", 1, "a\nb"), (1, "o/r", 1, "a\x7fb"),
+    (1, "o/r", 1, b"\xff"), (1, "o/r", 1, b"\xc0\xaf"), (1, "o/r", 1, b"\xed\xa0\x80"), (1, "o/r", 1, "\u0085"),
+]
+for i, q in enumerate(requests):
+    write("FuzzEnrichmentFrames", "seed-q%03d" % i, b"\x02" + request(*q))
+good_request = request(*requests[0])
+write("FuzzEnrichmentFrames", "seed-q-pad", b"\x02" + good_request[:46] + b"\x01" + good_request[47:])
+write("FuzzEnrichmentFrames", "seed-q-long", b"\x02" + request(1, "o/r", 1, "r", repo_len=257))
+write("FuzzEnrichmentFrames", "seed-q-256", b"\x02" + request(1, "o/r", 1, "x" * 256))
+write("FuzzEnrichmentFrames", "seed-q-short", b"\x02" + good_request[:-1])
+# built requests: tag (4), run id (8, LE), repository length, runner length (2, LE), the bytes
+for i, (repo, runner, run_id) in enumerate([("octo/hello", "runner-1", 6402137586), ("a/b", "r", 1),
+                                            ("o/r", "x" * 256, 1), ("o/..", "r", 1), ("o/r", b"\xf4\x90\x80\x80", 1)]):
+    r = repo.encode()
+    n = runner.encode() if isinstance(runner, str) else runner
+    write("FuzzEnrichmentFrames", "seed-r%03d" % i, b"\x03" + struct.pack("<IQBH", 5, run_id, len(r), len(n)) + r + n)
+
+def configuration(scheme=0, host=b"api.github.com", port=443, prefix=b"/api/v3", token=b"ghp_secret",
+                  certs=b"-----BEGIN CERTIFICATE-----\n", bpf=b"\x06" * 16, fields=(10000, 10, 16 << 10, 4 << 20, 70, 512, 0),
+                  revision=1, total=None, trailing=b""):
+    strings = [host, prefix, token, certs, bpf]
+    body = struct.pack("<BH", scheme, port) + struct.pack("<7I", *fields)
+    body += b"".join(struct.pack("<I", len(s)) + s for s in strings)
+    length = 12 + len(body) if total is None else total
+    return b"RMGH" + struct.pack("<II", revision, length) + body + trailing
+
+configurations = [
+    configuration(), configuration(scheme=1, host=b"127.0.0.1", port=8080, prefix=b"", certs=b""),
+    configuration(host=b"::1", fields=(1, 1, 1024, 1024, 1, 16, 0)),
+    configuration(fields=(600000, 100, 1 << 20, 64 << 20, 86400, 4096, 0)),
+    # refused
+    configuration(revision=2), configuration(scheme=2), configuration(port=0), configuration(host=b""),
+    configuration(host=b"api.github.com/evil"), configuration(prefix=b"api/v3"), configuration(prefix=b"/api/v3/"),
+    configuration(prefix=b"/api?x"), configuration(token=b"two words"), configuration(token=b""),
+    configuration(bpf=b"\x01\x02\x03"), configuration(bpf=b""), configuration(fields=(0, 10, 16 << 10, 4 << 20, 70, 512, 0)),
+    configuration(fields=(10000, 101, 16 << 10, 4 << 20, 70, 512, 0)),
+    configuration(fields=(10000, 10, 1023, 4 << 20, 70, 512, 0)),
+    configuration(fields=(10000, 10, 16 << 10, 4 << 20, 70, 512, 1)),
+    configuration(trailing=b"\x00"), configuration(total=0xFFFFFFFF), configuration()[:-1],
+]
+for i, c in enumerate(configurations):
+    write("FuzzEnrichmentFrames", "seed-c%03d" % i, b"\x04" + c)
+    write("FuzzEnrichmentFrames", "seed-d%03d" % i, b"\x05" + c[12:])
