@@ -343,8 +343,10 @@ public struct EnrichmentAnswer: Equatable, Sendable {
     }
 
     /// What the process writes once, after it has confined itself and before it reads its
-    /// first request: "RMGH", the configuration revision, then zeros. Its own shape (no
-    /// answer has kind 0x47), so it can never be taken for an answer, nor an answer for it.
+    /// first request: "RMGH", the configuration revision, then zeros. The supervisor compares
+    /// it byte for byte, and `init?(frame:)` refuses it by name: read as an answer its kind byte
+    /// (the revision's low byte) could be a valid kind, so its shape alone does not keep the
+    /// two apart.
     public static var readyFrame: [UInt8] {
         var bytes = EnrichmentConfiguration.magic
         LittleEndian.append(EnrichmentConfiguration.revision, to: &bytes)
@@ -365,7 +367,7 @@ public struct EnrichmentAnswer: Equatable, Sendable {
 
     /// Nil unless `frame` is exactly `size` bytes forming a consistent answer (`isConsistent`).
     public init?(frame: [UInt8]) {
-        guard frame.count == Self.size, let kind = Kind(rawValue: frame[4]) else { return nil }
+        guard frame.count == Self.size, frame != Self.readyFrame, let kind = Kind(rawValue: frame[4]) else { return nil }
         self.init(tag: UInt32(LittleEndian.read(frame, at: 0, width: 4)), kind: kind, conclusionCode: frame[5],
                   status: UInt16(LittleEndian.read(frame, at: 6, width: 2)),
                   createdAt: Int64(bitPattern: LittleEndian.read(frame, at: 8, width: 8)),
