@@ -33,6 +33,10 @@ import Testing
         (["--worker-timeout", "-3"], "--worker-timeout -3.0 is out of range: more than 0 and at most 60 seconds"),
         (["--worker-timeout", "61"], "--worker-timeout 61.0 is out of range: more than 0 and at most 60 seconds"),
         (["--wait", "-1"], "--wait -1.0 is out of range: 0 to 3600 seconds"),
+        (["--github-timeout", "0"], "--github-timeout 0.0 is out of range: 0.1 to 120 seconds"),
+        (["--github-timeout", "121"], "--github-timeout 121.0 is out of range: 0.1 to 120 seconds"),
+        (["--github-budget", "-5"], "--github-budget -5.0 is out of range: 0.1 to 600 seconds"),
+        (["--github-budget", "601"], "--github-budget 601.0 is out of range: 0.1 to 600 seconds"),
     ])
     func extractRefusesOutOfRangeNumbers(_ arguments: [String], _ message: String) throws {
         let result = try Tool.run(Tool.runnerMetrics, ["extract", "--flavor", "x"] + arguments)
