@@ -23,30 +23,15 @@ public final class ForkServer {
             close(pair[0]); close(pair[1])
             throw error
         }
-        // Everything the child needs is built before fork: between fork and exec it only
-        // moves descriptors and calls execveat.
-        let argv = CStringArray(arguments)
-        let envp = CStringArray(environment)
-        let control = ForkServerDescriptor.control
-        defer { argv.free(); envp.free() }
-        let pid = fork()
-        guard pid >= 0 else {
-            let code = errno
+        // 0-2 /dev/null, then the control socket (ForkServerDescriptor.control, 3).
+        let pid: pid_t
+        do throws(SystemError) {
+            pid = try ChildProcess.spawn(executable: executable, arguments: arguments, environment: environment,
+                                         descriptors: [devNull, devNull, devNull, pair[1]],
+                                         failureStatus: ForkServerExit.execFailed)
+        } catch {
             close(pair[0]); close(pair[1]); close(devNull)
-            throw SystemError("fork", code)
-        }
-        if pid == 0 {
-            // Move the three descriptors above the ones being laid out, then lay them out.
-            let program = fcntl(executable, F_DUPFD_CLOEXEC, 10)
-            let socket = fcntl(pair[1], F_DUPFD_CLOEXEC, 10)
-            let null = fcntl(devNull, F_DUPFD_CLOEXEC, 10)
-            guard program >= 0, socket >= 0, null >= 0,
-                  dup2(null, 0) == 0, dup2(null, 1) == 1, dup2(null, 2) == 2,
-                  dup2(socket, control) == control,
-                  rm_cloexec_from(UInt32(control + 1)) == 0
-            else { _exit(ForkServerExit.execFailed) }
-            _ = rm_execute_descriptor(program, argv.pointers, envp.pointers)
-            _exit(ForkServerExit.execFailed)
+            throw error
         }
         close(pair[1])
         close(devNull)
@@ -135,23 +120,5 @@ public final class ForkServer {
         close(socket)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    }
-}
-
-/// A NULL-terminated `char *[]` for execve, allocated before fork.
-struct CStringArray {
-    let pointers: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
-    let count: Int
-
-    init(_ strings: [String]) {
-        count = strings.count
-        pointers = .allocate(capacity: strings.count + 1)
-        for (index, string) in strings.enumerated() { pointers[index] = strdup(string) }
-        pointers[strings.count] = nil
-    }
-
-    func free() {
-        for index in 0..<count { Glibc.free(pointers[index]) }
-        pointers.deallocate()
     }
 }

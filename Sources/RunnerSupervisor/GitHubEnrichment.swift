@@ -299,26 +299,13 @@ final class ClientProcess {
             close(input[0]); close(input[1])
             throw SystemError("pipe2", code)
         }
-        // Built before fork: between fork and exec the child only moves descriptors.
-        let argv = CStringArray([executableName])
-        let envp = CStringArray([])
-        defer { argv.free(); envp.free() }
-        let pid = fork()
-        guard pid >= 0 else {
-            let code = errno
+        let pid: pid_t
+        do throws(SystemError) {
+            pid = try ChildProcess.spawn(executable: executable, arguments: [executableName], environment: [],
+                                         descriptors: [input[0], output[1], null], failureStatus: 127)
+        } catch {
             for fd in input + output { close(fd) }
-            throw SystemError("fork", code)
-        }
-        if pid == 0 {
-            let program = fcntl(executable, F_DUPFD_CLOEXEC, 10)
-            let stdinFD = fcntl(input[0], F_DUPFD_CLOEXEC, 10)
-            let stdoutFD = fcntl(output[1], F_DUPFD_CLOEXEC, 10)
-            let stderrFD = fcntl(null, F_DUPFD_CLOEXEC, 10)
-            guard program >= 0, stdinFD >= 0, stdoutFD >= 0, stderrFD >= 0, dup2(stdinFD, 0) == 0,
-                  dup2(stdoutFD, 1) == 1, dup2(stderrFD, 2) == 2, rm_cloexec_from(3) == 0
-            else { _exit(127) }
-            _ = rm_execute_descriptor(program, argv.pointers, envp.pointers)
-            _exit(127)
+            throw error
         }
         close(input[0])
         close(output[1])

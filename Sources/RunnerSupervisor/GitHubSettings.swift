@@ -99,7 +99,7 @@ struct APIEndpoint: Equatable, Sendable {
             port = scheme == .https ? 443 : 80
         }
         guard path.count <= EnrichmentConfiguration.maxPathPrefix,
-              path.allSatisfy({ Self.isHostByte($0) || $0 == 0x2F || $0 == 0x5F || $0 == 0x7E }),
+              path.allSatisfy(EnrichmentConfiguration.isPathByte),
               !Self.hasEmptyOrDotSegment(path)
         else { throw GitHubSettingsError("the API URL \(url) has a bad path") }
         pathPrefix = String(decoding: path, as: UTF8.self)
@@ -108,9 +108,10 @@ struct APIEndpoint: Equatable, Sendable {
         }
     }
 
+    /// A host name's bytes: the configuration message's host bytes (EnrichmentConfiguration)
+    /// but ':', which only a bracketed IPv6 literal may hold.
     static func isHostByte(_ byte: UInt8) -> Bool {
-        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-            || byte == 0x2D || byte == 0x2E
+        byte != 0x3A && EnrichmentConfiguration.isHostByte(byte)
     }
 
     static func isHexOrColon(_ byte: UInt8) -> Bool {

@@ -161,12 +161,12 @@ public struct EnrichmentConfiguration: Equatable, Sendable {
     }
 
     /// A host name or an IP literal (IPv6 without brackets): letters, digits, '-', '.', ':'.
-    static func isHostByte(_ byte: UInt8) -> Bool {
+    public static func isHostByte(_ byte: UInt8) -> Bool {
         EnrichmentRequestFrame.isAlphanumeric(byte) || byte == 0x2D || byte == 0x2E || byte == 0x3A
     }
 
     /// A path prefix: letters, digits, '-', '.', '_', '~', '/'.
-    static func isPathByte(_ byte: UInt8) -> Bool {
+    public static func isPathByte(_ byte: UInt8) -> Bool {
         EnrichmentRequestFrame.isAlphanumeric(byte) || byte == 0x2D || byte == 0x2E || byte == 0x5F || byte == 0x7E
             || byte == 0x2F
     }
